@@ -1,0 +1,45 @@
+# Thin wrapper over CMake, plus the demo. `make demo` and `make test` do all the
+# set-up on a fresh Debian 12 machine (installing packages as root or via sudo).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+BIN := $(BUILD)/bin
+# Demo/experiment directory (generated data and results; gitignored).
+EXP ?= exp/demo
+
+.PHONY: all deps build test test-unit test-cli demo bench clean help
+
+all: build
+
+help:
+	@echo "make demo   - install what is missing, build, run the pipeline on synthetic data"
+	@echo "make test   - install what is missing, build, run the whole test suite"
+	@echo "make build  - configure and build into $(BUILD)/"
+	@echo "make bench  - run the benchmarks in bench/"
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'gpu|slow'
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+test-cli: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L cli
+
+demo: build
+	WSSS_BIN=$(BIN) scripts/demo.sh $(EXP)
+
+bench: build
+	WSSS_BIN=$(BIN) bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,83 @@
+#include <cstdio>
+#include <iostream>
+
+#include "tool.hpp"
+#include "wsss/core/error.hpp"
+#include "wsss/core/log.hpp"
+#include "wsss/core/run_context.hpp"
+#include "wsss/core/version.hpp"
+
+namespace wsss::cli {
+
+void describe(CLI::App& app, const std::string& description, const std::string& example,
+              const std::string& see_also) {
+  app.description(description);
+  std::string footer = "e.g.: " + example;
+  if (!see_also.empty()) footer += "\nSee also: " + see_also;
+  app.footer(footer);
+}
+
+int run_tool(int argc, char** argv, const ToolInfo& info,
+             const std::function<void(CLI::App&, Action&)>& setup) {
+  log::set_program(info.name);
+  RunContext& ctx = run_context();
+  ctx.program = info.name;
+  ctx.argv.assign(argv, argv + argc);
+
+  CLI::App app;
+  app.name(info.name);
+  describe(app, info.description, info.example, info.see_also);
+  app.set_version_flag("--version", [name = info.name] { return version_report(name); });
+  app.option_defaults()->always_capture_default();
+  Action action;
+  try {
+    setup(app, action);
+  } catch (const std::exception& e) {
+    log::error("internal: ", e.what());
+    return kExitFailure;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::CallForVersion& v) {
+    std::cout << v.what();
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    log::error(e.what());
+    std::fprintf(stderr, "Run '%s --help' for usage.\n", info.name.c_str());
+    return kExitUsage;
+  }
+  if (!action) {
+    std::cerr << app.help();
+    return kExitUsage;
+  }
+  int code;
+  try {
+    log::info(quoted_command_line(ctx.argv), "  [", project_version(), " ", git_describe(), "]");
+    code = action();
+  } catch (const UsageError& e) {
+    log::error(e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    log::error(e.what());
+    code = kExitFailure;
+  }
+  // Results go to stdout: make sure they all got there (samtools' rule).
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    log::error("error writing to standard output");
+    return kExitFailure;
+  }
+  std::cout.flush();
+  if (!std::cout) {
+    log::error("error writing to standard output");
+    return kExitFailure;
+  }
+  return code;
+}
+
+}  // namespace wsss::cli

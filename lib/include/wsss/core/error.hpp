@@ -1,0 +1,38 @@
+#pragma once
+// Error types and exit codes shared by the whole toolkit. The library throws;
+// only the CLI layer turns an exception into a message and an exit code.
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace wsss {
+
+// Documented in docs/exit-codes.md.
+enum ExitCode : int {
+  kExitOk = 0,       // success
+  kExitFailure = 1,  // runtime failure, or more failed items than --max-failed
+  kExitUsage = 2,    // bad options or arguments
+};
+
+// A runtime failure (exit 1). The message is one line and names the file/item.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Bad command-line usage or configuration (exit 2).
+struct UsageError : Error {
+  using Error::Error;
+};
+
+// Bad input data. what() is "FILE:LINE: message" or "FILE: message".
+struct InputError : Error {
+  InputError(const std::filesystem::path& file, const std::string& message);
+  InputError(const std::filesystem::path& file, long line, const std::string& message);
+};
+
+// An output that exists and that neither --overwrite nor --skip-existing allows to touch.
+struct OutputExistsError : Error {
+  explicit OutputExistsError(const std::filesystem::path& file);
+};
+
+}  // namespace wsss

@@ -1,0 +1,17 @@
+#pragma once
+// Colour images via OpenCV, always handed out as RGB uint8 (the reference code
+// reads RGB with imageio/PIL; OpenCV's BGR is converted once here).
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <string>
+
+namespace wsss {
+
+namespace fs = std::filesystem;
+
+// Reads a colour image as CV_8UC3 RGB; throws InputError naming the file.
+cv::Mat read_image_rgb(const fs::path& file);
+// Writes an RGB image atomically; the format follows the extension.
+void write_image_rgb(const fs::path& file, const cv::Mat& rgb);
+
+}  // namespace wsss

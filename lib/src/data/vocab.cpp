@@ -1,0 +1,121 @@
+#include "wsss/data/vocab.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "wsss/core/error.hpp"
+#include "wsss/io/atomic_file.hpp"
+
+namespace wsss {
+
+namespace {
+
+const std::vector<std::string> kVoc12 = {
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor"};
+
+// COCO's 80 thing categories in category-id order: contiguous ids 1..80.
+const std::vector<std::string> kCoco = {
+    "background", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse",
+    "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie",
+    "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
+    "skateboard", "surfboard", "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon",
+    "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut",
+    "cake", "chair", "couch", "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse",
+    "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
+    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush"};
+
+// The built-in synthetic data set (wsss-data synth). "train" always stands on
+// rails, which are background: the co-occurrence that makes CAMs leak.
+const std::vector<std::string> kSynth = {"background", "ball", "box", "kite", "star", "ring", "train"};
+
+}  // namespace
+
+int Vocabulary::id_of(const std::string& n) const {
+  for (int i = 0; i < size(); ++i)
+    if (classes[i] == n) return i;
+  return -1;
+}
+
+Vocabulary Vocabulary::load(const fs::path& file) {
+  std::string text = read_file(file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(file, std::string("malformed JSON: ") + e.what());
+  }
+  Vocabulary v;
+  try {
+    if (j.value("format", "") != "wsss-classes") throw InputError(file, "not a wsss class vocabulary (format != wsss-classes)");
+    if (j.value("version", 0) != 1) throw InputError(file, "unsupported vocabulary version");
+    v.name = j.value("name", "");
+    v.classes = j.at("classes").get<std::vector<std::string>>();
+    v.ignore = j.value("ignore", 255);
+    if (j.contains("palette") && j["palette"].is_array()) {
+      const auto& pal = j["palette"];
+      for (std::size_t i = 0; i < pal.size() && i < 256; ++i)
+        for (int c = 0; c < 3; ++c) v.palette[i][c] = pal[i].at(c).get<std::uint8_t>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(file, std::string("bad vocabulary: ") + e.what());
+  }
+  if (v.classes.size() < 2 || v.classes.size() > 255)
+    throw InputError(file, "vocabulary needs background plus 1..254 classes");
+  if (v.ignore < v.size() || v.ignore > 255) throw InputError(file, "ignore id must be >= the number of classes and <= 255");
+  return v;
+}
+
+std::string Vocabulary::to_json() const {
+  nlohmann::ordered_json j;
+  j["format"] = "wsss-classes";
+  j["version"] = 1;
+  j["name"] = name;
+  j["classes"] = classes;
+  j["ignore"] = ignore;
+  bool voc = palette == voc_palette();
+  if (voc) {
+    j["palette"] = "voc";
+  } else {
+    auto pal = nlohmann::ordered_json::array();
+    for (const auto& c : palette) pal.push_back({c[0], c[1], c[2]});
+    j["palette"] = pal;
+  }
+  std::string out = "{\n";
+  bool first = true;
+  // One key per line, the class list one name per line: readable and diffable.
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!first) out += ",\n";
+    first = false;
+    out += "  \"" + it.key() + "\": " + it.value().dump();
+  }
+  return out + "\n}\n";
+}
+
+void Vocabulary::save(const fs::path& file) const { write_file_atomic(file, to_json()); }
+
+Vocabulary vocabulary_for(const fs::path& manifest_dir, const std::string& override_file) {
+  if (!override_file.empty()) {
+    if (override_file.find('/') == std::string::npos && !fs::exists(override_file)) {
+      // A bare name ("voc12") selects a built-in vocabulary.
+      return builtin_vocabulary(override_file);
+    }
+    return Vocabulary::load(override_file);
+  }
+  fs::path beside = manifest_dir / kVocabularyFile;
+  if (!fs::exists(beside))
+    throw InputError(beside, "no class vocabulary beside the manifest (give --classes FILE or a built-in name)");
+  return Vocabulary::load(beside);
+}
+
+Vocabulary builtin_vocabulary(const std::string& name) {
+  Vocabulary v;
+  v.name = name;
+  if (name == "voc12") v.classes = kVoc12;
+  else if (name == "coco") v.classes = kCoco;
+  else if (name == "synth") v.classes = kSynth;
+  else throw UsageError("unknown built-in vocabulary '" + name + "' (voc12, coco, synth)");
+  return v;
+}
+
+}  // namespace wsss
