@@ -94,16 +94,25 @@ fs::path record_path(const Record& record, const std::string& field, const fs::p
   return fs::path(it->get<std::string>());
 }
 
+// A path is written relative to the manifest when both live in one tree; a path
+// that shares nothing but the root with it (/data vs /home/u/exp) stays absolute,
+// because a relative path across unrelated trees breaks when either moves.
+static std::string rebase(const fs::path& p, const fs::path& base) {
+  auto pi = p.begin(), bi = base.begin();
+  int common = 0;
+  for (; pi != p.end() && bi != base.end() && *pi == *bi; ++pi, ++bi) ++common;
+  if (common <= 1) return p.string();
+  fs::path rel = p.lexically_relative(base);
+  return rel.empty() ? p.string() : rel.string();
+}
+
 std::string format_record(const Record& record, const fs::path& dir) {
   Record out = record;
   fs::path base = fs::absolute(dir).lexically_normal();
   for (auto it = out.begin(); it != out.end(); ++it) {
     if (!is_path_field(it.key()) || !it.value().is_string()) continue;
     fs::path p = it.value().get<std::string>();
-    if (p.is_absolute()) {
-      fs::path rel = p.lexically_relative(base);
-      it.value() = rel.empty() ? p.string() : rel.string();
-    }
+    if (p.is_absolute()) it.value() = rebase(p, base);
   }
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
 }

@@ -1,0 +1,111 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "test_util.hpp"
+#include "wsss/core/error.hpp"
+#include "wsss/io/atomic_file.hpp"
+#include "wsss/io/image.hpp"
+#include "wsss/io/npy.hpp"
+#include "wsss/io/png.hpp"
+
+#include <opencv2/imgcodecs.hpp>
+
+using namespace wsss;
+using wsss_test::TempDir;
+
+TEST_CASE("VOC palette matches the published colour map", "[png]") {
+  const Palette& p = voc_palette();
+  CHECK(p[0] == std::array<std::uint8_t, 3>{0, 0, 0});
+  CHECK(p[1] == std::array<std::uint8_t, 3>{128, 0, 0});
+  CHECK(p[2] == std::array<std::uint8_t, 3>{0, 128, 0});
+  CHECK(p[3] == std::array<std::uint8_t, 3>{128, 128, 0});
+  CHECK(p[4] == std::array<std::uint8_t, 3>{0, 0, 128});
+  CHECK(p[15] == std::array<std::uint8_t, 3>{192, 128, 128});
+  CHECK(p[20] == std::array<std::uint8_t, 3>{0, 64, 128});
+  CHECK(p[255] == std::array<std::uint8_t, 3>{224, 224, 192});
+}
+
+TEST_CASE("palette masks round-trip through libspng", "[png]") {
+  TempDir t;
+  std::mt19937 rng(7);
+  Mask m(37, 23);
+  for (auto& v : m.data) v = std::uint8_t(rng() % 22 == 21 ? 255 : rng() % 21);
+  write_mask(t / "m.png", m);
+  Mask back = read_mask(t / "m.png");
+  CHECK(back.width == 37);
+  CHECK(back.height == 23);
+  CHECK(back.data == m.data);
+  CHECK(image_size(t / "m.png") == std::pair<int, int>{37, 23});
+}
+
+TEST_CASE("greyscale masks (OpenCV-written) read back as indices", "[png]") {
+  TempDir t;
+  cv::Mat rgb(5, 7, CV_8UC3, cv::Scalar(3, 3, 3));
+  write_image_rgb(t / "rgb.png", rgb);
+  CHECK_THROWS_WITH(read_mask(t / "rgb.png"), Catch::Contains("not RGB"));
+  // A greyscale PNG through OpenCV's encoder (grey, 8-bit).
+  cv::Mat grey(4, 6, CV_8UC1, cv::Scalar(9));
+  grey.at<uchar>(1, 2) = 255;
+  std::vector<uchar> buf;
+  cv::imencode(".png", grey, buf);
+  Mask m = decode_mask_png(std::string(buf.begin(), buf.end()), "g.png");
+  CHECK(m.width == 6);
+  CHECK(m.at(1, 2) == 255);
+  CHECK(m.at(0, 0) == 9);
+}
+
+TEST_CASE("corrupt PNGs give an error naming the file", "[png]") {
+  TempDir t;
+  Mask m(8, 8, 1);
+  std::string bytes = encode_mask_png(m);
+  write_file_atomic(t / "trunc.png", bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_WITH(read_mask(t / "trunc.png"), Catch::Contains("trunc.png: corrupt"));
+  write_file_atomic(t / "text.png", "not a png at all");
+  CHECK_THROWS_WITH(read_mask(t / "text.png"), Catch::Contains("text.png"));
+  CHECK_THROWS_AS(read_image_rgb(t / "text.png"), InputError);
+}
+
+TEST_CASE("npy float32 and float16 round-trip", "[npy]") {
+  TempDir t;
+  std::vector<float> v(2 * 3 * 4);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(i) / 7.0f - 1.0f;
+  write_npy(t / "a.npy", v.data(), {2, 3, 4});
+  ScoreMap a = read_npy(t / "a.npy");
+  CHECK(a.shape == std::vector<std::int64_t>{2, 3, 4});
+  CHECK(a.data == v);
+  write_npy(t / "h.npy", v.data(), {2, 3, 4}, NpyDType::Float16);
+  ScoreMap h = read_npy(t / "h.npy");
+  for (std::size_t i = 0; i < v.size(); ++i) CHECK(std::abs(h.data[i] - v[i]) <= 1e-3f * (1 + std::abs(v[i])));
+  // The header is padded so that data starts on a 64-byte boundary, as numpy writes it.
+  std::string bytes = read_file(t / "a.npy");
+  std::size_t header_len = std::uint8_t(bytes[8]) | std::uint8_t(bytes[9]) << 8;
+  CHECK((10 + header_len) % 64 == 0);
+  CHECK(bytes.size() == 10 + header_len + v.size() * 4);
+}
+
+TEST_CASE("half conversion is correctly rounded", "[npy]") {
+  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.33325195f})
+    CHECK(half_to_float(float_to_half(f)) == f);
+  CHECK(std::isinf(half_to_float(float_to_half(1e6f))));
+  CHECK(std::isnan(half_to_float(float_to_half(NAN))));
+  // 1 + 2^-11 is exactly half-way between 1 and the next half: ties to even (1.0).
+  CHECK(half_to_float(float_to_half(1.0f + 1.0f / 2048)) == 1.0f);
+  CHECK(half_to_float(float_to_half(1.0f + 3.0f / 2048)) == 1.0f + 2.0f / 1024);
+}
+
+TEST_CASE("npy with NaN, wrong dtype or truncation is rejected", "[npy]") {
+  TempDir t;
+  std::vector<float> v = {1, NAN, 3, 4};
+  write_npy(t / "nan.npy", v.data(), {1, 2, 2});
+  CHECK_THROWS_WITH(read_npy(t / "nan.npy"), Catch::Contains("NaN or Inf"));
+  CHECK_NOTHROW(read_npy(t / "nan.npy", true));
+  std::string ok = encode_npy(v.data(), {1, 2, 2}, NpyDType::Float32);
+  write_file_atomic(t / "short.npy", ok.substr(0, ok.size() - 3));
+  CHECK_THROWS_WITH(read_npy(t / "short.npy"), Catch::Contains("truncated"));
+  std::string f8 = ok;
+  f8.replace(f8.find("<f4"), 3, "<f8");
+  write_file_atomic(t / "f8.npy", f8);
+  CHECK_THROWS_WITH(read_npy(t / "f8.npy"), Catch::Contains("float32 or float16"));
+}
