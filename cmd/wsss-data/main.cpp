@@ -17,5 +17,12 @@ int main(int argc, char** argv) {
   return cli::run_tool(argc, argv, info, [](CLI::App& app, cli::Action& action) {
     app.require_subcommand(1);
     wsss_data::add_vocab(app, action);
+    wsss_data::add_synth(app, action);
+    wsss_data::add_join(app, action);
+    wsss_data::add_coco(app, action);
+    wsss_data::add_voc(app, action);
+    wsss_data::add_folder(app, action);
+    wsss_data::add_check(app, action);
+    wsss_data::add_merge(app, action);
   });
 }

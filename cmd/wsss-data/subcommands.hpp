@@ -4,4 +4,11 @@
 
 namespace wsss_data {
 void add_vocab(CLI::App& app, wsss::cli::Action& action);
+void add_synth(CLI::App& app, wsss::cli::Action& action);
+void add_join(CLI::App& app, wsss::cli::Action& action);
+void add_coco(CLI::App& app, wsss::cli::Action& action);
+void add_voc(CLI::App& app, wsss::cli::Action& action);
+void add_folder(CLI::App& app, wsss::cli::Action& action);
+void add_check(CLI::App& app, wsss::cli::Action& action);
+void add_merge(CLI::App& app, wsss::cli::Action& action);
 }  // namespace wsss_data

@@ -80,6 +80,14 @@ std::string summary_line(const StageSummary& s) {
   return os.str();
 }
 
+fs::path item_file(const fs::path& out_dir, const std::string& subdir, const std::string& id, const std::string& ext) {
+  fs::path rel(id);
+  bool safe = !id.empty() && rel.is_relative();
+  for (const auto& part : rel) safe = safe && part != ".." && part != "." && !part.empty();
+  if (!safe) throw Error("item '" + id + "': id cannot be used as a file name");
+  return out_dir / subdir / (id + ext);
+}
+
 void check_can_write(const fs::path& file, bool overwrite) {
   if (!overwrite && fs::exists(file)) throw OutputExistsError(file);
 }

@@ -69,6 +69,10 @@ std::string summary_line(const StageSummary& summary);
 // results do not depend on thread count or sharding.
 std::uint64_t item_seed(std::uint64_t run_seed, const std::string& id);
 
+// The file of an item's output: OUT_DIR/<subdir>/<id><ext>. Ids may contain '/'
+// (sub-folders) but no "." or ".." segments and no leading '/'.
+fs::path item_file(const fs::path& out_dir, const std::string& subdir, const std::string& id, const std::string& ext);
+
 // Refuses to replace `file` unless allowed; used by stages that write one result.
 void check_can_write(const fs::path& file, bool overwrite);
 

@@ -2,7 +2,9 @@
 // Shared plumbing of the data importers (voc, coco, folder): an importer builds
 // the records of a data set in memory and hands them to run_stage, which gives
 // every importer the same sharding, clobber protection, meta.json and manifest.
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "wsss/core/stage.hpp"

@@ -1,0 +1,45 @@
+#pragma once
+// Image transforms of the reference pipelines (IRN's imutils), on OpenCV images.
+// Images are RGB uint8 in, float32 CHW (ImageNet-normalised) out.
+//
+// Resizing: the reference uses PIL's bicubic (a = -0.5, antialiased when
+// shrinking); OpenCV's INTER_CUBIC uses a = -0.75 and no antialiasing. We use
+// INTER_CUBIC when enlarging and INTER_AREA when shrinking by more than 2x, which
+// stays closer to PIL than INTER_CUBIC alone. docs/cam.md gives the measured
+// agreement with PIL.
+#include <cstdint>
+#include <opencv2/core.hpp>
+#include <random>
+#include <vector>
+
+namespace wsss {
+
+struct Normalization {
+  float mean[3] = {0.485f, 0.456f, 0.406f};  // ImageNet, RGB, on [0,1]
+  float std[3] = {0.229f, 0.224f, 0.225f};
+};
+
+// A float32 image in CHW layout.
+struct ChwImage {
+  int channels = 3, height = 0, width = 0;
+  std::vector<float> data;
+  float* plane(int c) { return data.data() + std::size_t(c) * height * width; }
+  const float* plane(int c) const { return data.data() + std::size_t(c) * height * width; }
+};
+
+// IRN's pil_rescale target size: round(h*s), round(w*s), at least 1.
+cv::Size scaled_size(cv::Size size, double scale);
+cv::Mat resize_image(const cv::Mat& rgb, cv::Size size);    // bicubic (see above)
+cv::Mat resize_labels(const cv::Mat& labels, cv::Size size); // nearest
+
+ChwImage normalize(const cv::Mat& rgb, const Normalization& n = {});
+ChwImage flip_horizontal(const ChwImage& image);
+
+// IRN random_resize_long: the long side becomes a random integer in [lo, hi].
+cv::Mat random_resize_long(const cv::Mat& rgb, int lo, int hi, std::mt19937_64& rng);
+
+// IRN random_crop: a crop x crop window; where the image is smaller, it is placed
+// at a random offset in a container filled with `fill` (0 after normalisation).
+ChwImage random_crop(const ChwImage& image, int crop, float fill, std::mt19937_64& rng);
+
+}  // namespace wsss

@@ -1,0 +1,68 @@
+#pragma once
+// wsss-miou's engine: evaluates a manifest's prediction field against its GT
+// field, in parallel over images, and turns the summed confusion matrices into
+// tables and JSON. Per-shard JSON results merge exactly (integer sums).
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wsss/core/shard.hpp"
+#include "wsss/data/vocab.hpp"
+#include "wsss/eval/confusion.hpp"
+#include "wsss/io/manifest.hpp"
+
+namespace wsss {
+
+enum class MissingPrediction {
+  Strict,  // an error naming the item
+  Skip,    // the image is left out
+  Empty,   // scored as an all-background prediction
+};
+
+struct MiouOptions {
+  std::string pred_field = "pred";
+  std::string gt_field = "mask";
+  PredIgnore pred_ignore = PredIgnore::Wrong;
+  MissingPrediction missing = MissingPrediction::Strict;
+  BackgroundRule background;            // for .npy score maps
+  std::vector<double> sweep;            // non-empty: every threshold in one pass
+  std::string sweep_text;               // as given, for the record
+  Shard shard;
+  int threads = 1;
+};
+
+struct MiouResult {
+  std::vector<std::string> classes;
+  int ignore = 255;
+  nlohmann::ordered_json settings;      // what was evaluated and how; merges require equal settings
+  std::string shard = "1/1";
+  std::size_t evaluated = 0, skipped = 0, empty = 0;
+  std::vector<double> thresholds;       // sweep only
+  std::vector<Confusion> confusions;    // one, or one per sweep threshold
+
+  bool is_sweep() const { return !thresholds.empty(); }
+  // The index of the best threshold (highest mIoU; the lowest threshold on ties), 0 without a sweep.
+  std::size_t best() const;
+};
+
+// Evaluates the shard's records of `manifest`. A pred field ending in .npy is a
+// score map whose channel classes are in the record's "<pred_field>_classes".
+MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabulary, const MiouOptions& options);
+
+// The full result as JSON (format "wsss-miou", version 1): docs/evaluation.md.
+nlohmann::ordered_json miou_to_json(const MiouResult& result);
+// miou_to_json as text, one class, matrix row or sweep threshold per line.
+std::string format_miou_json(const MiouResult& result);
+MiouResult miou_from_json(const nlohmann::ordered_json& json, const fs::path& file);
+MiouResult read_miou_json(const fs::path& file);
+
+// Sums per-shard results. Inputs must share classes and settings; sharded
+// inputs must be distinct shards of one split and cover all of it.
+MiouResult merge_miou(const std::vector<MiouResult>& parts, const std::vector<fs::path>& files);
+
+// The fixed-width report printed on stdout; the last line is "mIoU ...".
+std::string format_miou_report(const MiouResult& result);
+
+}  // namespace wsss

@@ -1,0 +1,51 @@
+#pragma once
+// The CAM classifier of IRN (net/resnet50_cam.py): a ResNet backbone, global
+// average pooling and a 1x1 convolution without bias as the classifier, so that
+// the class activation map is the same convolution applied before the pooling.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "wsss/models/resnet.hpp"
+
+namespace wsss::models {
+
+namespace fs = std::filesystem;
+
+// Metadata key saying which kind of model a weight file holds.
+inline constexpr const char* kMetaModel = "wsss.model";
+inline constexpr const char* kModelCamClassifier = "cam-classifier";
+
+class CamNetImpl : public torch::nn::Module {
+ public:
+  CamNetImpl(ModelSpec spec, std::int64_t num_classes);
+
+  // Outputs of the first `frozen_stages` stages (stem = 1, layer1 = 2, layer2 = 3)
+  // are detached, so nothing before them trains (IRN detaches after layer2: 3).
+  int frozen_stages = 0;
+
+  torch::Tensor features(torch::Tensor x);
+  torch::Tensor forward(torch::Tensor x);     // logits [B, K] (GAP, then the classifier)
+  torch::Tensor class_maps(torch::Tensor x);  // conv(features, W): [B, K, h, w], before the ReLU
+
+  ResNet backbone{nullptr};
+  torch::nn::Conv2d classifier{nullptr};
+  std::int64_t num_classes;
+};
+TORCH_MODULE(CamNet);
+
+struct LoadedCamNet {
+  CamNet net{nullptr};
+  std::vector<std::string> class_names;  // foreground names, ids 1..K
+};
+
+// Loads a CAM classifier saved by `wsss-classify train`: checks the model kind,
+// builds the architecture from the file's metadata and loads every tensor.
+LoadedCamNet load_cam_net(const fs::path& file);
+
+// "cpu", "cuda", "cuda:K" or "auto" (cuda when available). "cuda" without CUDA is a UsageError.
+torch::Device resolve_device(const std::string& name);
+
+}  // namespace wsss::models

@@ -1,0 +1,168 @@
+#include "wsss/cam/cam.hpp"
+
+#include <cmath>
+#include <mutex>
+
+#include "wsss/cam/classifier.hpp"
+#include "wsss/core/error.hpp"
+#include "wsss/io/image.hpp"
+#include "wsss/io/npy.hpp"
+
+namespace wsss::cam {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm) {
+  cv::Mat scaled = scale == 1.0 ? rgb : resize_image(rgb, scaled_size(rgb.size(), scale));
+  ChwImage chw = normalize(scaled, norm);
+  torch::Tensor x = torch::from_blob(chw.data.data(), {1, 3, chw.height, chw.width}, torch::kFloat32).clone();
+  if (flip) x = torch::cat({x, x.flip({3})}, 0);
+  return x;
+}
+
+CamResult make_cam(const std::vector<torch::Tensor>& inputs, int height, int width,
+                   const std::vector<int64_t>& class_index, const CamFunction& network, const CamOptions& options,
+                   const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> strided = {(height - 1) / 4 + 1, (width - 1) / 4 + 1};
+  std::vector<int64_t> strided_up = {(height + 15) / 16 * 16, (width + 15) / 16 * 16};
+  torch::Tensor index = torch::tensor(class_index, torch::kLong).to(device);
+  torch::Tensor high, low;
+  for (const torch::Tensor& batch : inputs) {
+    torch::Tensor raw = network(batch.to(device));  // [B, K, h', w']
+    // Select the classes first: the rest of the computation is per channel.
+    torch::Tensor cam = torch::relu(raw.index_select(1, index));
+    torch::Tensor merged = cam[0];
+    if (options.flip && cam.size(0) > 1) merged = merged + cam[1].flip({2});
+    merged = merged.unsqueeze(0);
+    auto up = F::interpolate(merged, F::InterpolateFuncOptions().size(strided_up).mode(torch::kBilinear)
+                                         .align_corners(false));
+    high = high.defined() ? high + up : up;
+    if (options.lowres) {
+      auto s = F::interpolate(merged, F::InterpolateFuncOptions().size(strided).mode(torch::kBilinear)
+                                          .align_corners(false));
+      low = low.defined() ? low + s : s;
+    }
+  }
+  CamResult result;
+  auto normalise = [](torch::Tensor t) {
+    auto max = std::get<0>(t.flatten(1).max(1)).view({-1, 1, 1});
+    return t / (max + 1e-5);
+  };
+  high = high[0].slice(1, 0, height).slice(2, 0, width);
+  result.high_res = normalise(high).to(torch::kCPU).contiguous();
+  if (options.lowres) result.low_res = normalise(low[0]).to(torch::kCPU).contiguous();
+  return result;
+}
+
+}  // namespace wsss::cam
+
+// ---------------------------------------------------------------------------
+// The per-image CAM stage.
+
+namespace wsss::cam {
+
+namespace {
+
+class CamProcessor : public ItemProcessor {
+ public:
+  CamProcessor(const fs::path& model, const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
+               const CamStageOptions& options)
+      : loaded_(load_for_vocabulary(model, vocab)), device_(models::resolve_device(options.device)),
+        vocab_(vocab), manifest_(manifest), out_dir_(out_dir), options_(options) {
+    loaded_.net->to(device_);
+    cam_options_.scales = options.scales;
+    cam_options_.flip = options.flip;
+    cam_options_.lowres = options.lowres;
+  }
+
+  std::vector<fs::path> outputs(const Record& r) const override {
+    std::vector<fs::path> files = {item_file(out_dir_, "cam", record_id(r), ".npy")};
+    if (options_.lowres) files.push_back(item_file(out_dir_, "cam_lowres", record_id(r), ".npy"));
+    return files;
+  }
+  std::vector<std::string> fields() const override {
+    if (options_.lowres) return {"cam", "cam_classes", "cam_lowres"};
+    return {"cam", "cam_classes"};
+  }
+
+  Record process(const Record& r, std::uint64_t) override {
+    std::vector<int> classes = image_classes(r);
+    cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
+    // Decoding and resizing happen outside the lock, overlapping another item's forward.
+    std::vector<torch::Tensor> inputs;
+    for (double s : options_.scales) inputs.push_back(scale_batch(rgb, s, options_.flip));
+    std::vector<std::int64_t> index;
+    for (int c : classes) index.push_back(c - 1);
+    CamResult cams;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cams = make_cam(inputs, rgb.rows, rgb.cols, index, [&](const torch::Tensor& x) {
+        return loaded_.net->class_maps(x);
+      }, cam_options_, device_);
+    }
+    NpyDType dtype = options_.float16 ? NpyDType::Float16 : NpyDType::Float32;
+    auto files = outputs(r);
+    auto write = [&](const torch::Tensor& t, const fs::path& file) {
+      std::vector<std::int64_t> shape = {std::int64_t(classes.size()), t.size(1), t.size(2)};
+      write_npy(file, t.data_ptr<float>(), shape, dtype);
+    };
+    if (classes.empty()) {
+      // No foreground class: an empty [0, H, W] map keeps the format uniform.
+      std::vector<float> none;
+      write_npy(files[0], none.data(), {0, rgb.rows, rgb.cols}, dtype);
+      if (options_.lowres) write_npy(files[1], none.data(), {0, (rgb.rows - 1) / 4 + 1, (rgb.cols - 1) / 4 + 1}, dtype);
+    } else {
+      write(cams.high_res, files[0]);
+      if (options_.lowres) write(cams.low_res, files[1]);
+    }
+    Record out;
+    out["cam"] = files[0].string();
+    out["cam_classes"] = classes;
+    if (options_.lowres) out["cam_lowres"] = files[1].string();
+    return out;
+  }
+
+ private:
+  std::vector<int> image_classes(const Record& r) const {
+    switch (options_.classes) {
+      case CamClassSource::Labels:
+        if (!r.contains("labels"))
+          throw InputError(manifest_, "item '" + record_id(r) +
+                                          "': no \"labels\" (use --cam-classes pred or all for unlabelled images)");
+        return record_labels(r, vocab_.num_foreground(), manifest_);
+      case CamClassSource::Predicted: {
+        if (!r.contains("pred_labels"))
+          throw InputError(manifest_, "item '" + record_id(r) + "': no \"pred_labels\" (run wsss-classify predict first)");
+        Record tmp = Record::object();
+        tmp["id"] = r["id"];
+        tmp["labels"] = r["pred_labels"];
+        return record_labels(tmp, vocab_.num_foreground(), manifest_);
+      }
+      case CamClassSource::All: {
+        std::vector<int> all(std::size_t(vocab_.num_foreground()));
+        for (int c = 1; c <= vocab_.num_foreground(); ++c) all[std::size_t(c - 1)] = c;
+        return all;
+      }
+    }
+    return {};
+  }
+
+  models::LoadedCamNet loaded_;
+  torch::Device device_;
+  Vocabulary vocab_;
+  fs::path manifest_, out_dir_;
+  CamStageOptions options_;
+  CamOptions cam_options_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+std::unique_ptr<ItemProcessor> make_cam_processor(const fs::path& model, const Vocabulary& vocab,
+                                                  const fs::path& manifest, const fs::path& out_dir,
+                                                  const CamStageOptions& options) {
+  return std::make_unique<CamProcessor>(model, vocab, manifest, out_dir, options);
+}
+
+}  // namespace wsss::cam

@@ -1,0 +1,216 @@
+#include "wsss/models/weights.hpp"
+
+#include <cstring>
+#include <set>
+
+#include "wsss/core/error.hpp"
+#include "wsss/core/log.hpp"
+#include "wsss/io/safetensors.hpp"
+
+namespace wsss::models {
+
+namespace st = wsss::safetensors;
+
+namespace {
+
+void collect(const torch::nn::Module& m, const std::string& prefix,
+             std::vector<std::pair<std::string, torch::Tensor>>& out) {
+  for (const auto& p : m.named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
+  for (const auto& b : m.named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
+  for (const auto& c : m.named_children()) collect(*c.value(), prefix + c.key() + ".", out);
+}
+
+std::string shape_text(torch::IntArrayRef shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) { return shape_text(torch::IntArrayRef(shape)); }
+
+torch::ScalarType scalar_type(st::DType d) {
+  switch (d) {
+    case st::DType::F64: return torch::kFloat64;
+    case st::DType::F32: return torch::kFloat32;
+    case st::DType::F16: return torch::kFloat16;
+    case st::DType::BF16: return torch::kBFloat16;
+    case st::DType::I64: return torch::kInt64;
+    case st::DType::I32: return torch::kInt32;
+    case st::DType::I16: return torch::kInt16;
+    case st::DType::I8: return torch::kInt8;
+    case st::DType::U8: return torch::kUInt8;
+    case st::DType::BOOL: return torch::kBool;
+  }
+  throw Error("unhandled safetensors dtype");
+}
+
+st::DType file_dtype(torch::ScalarType t, const std::string& name) {
+  switch (t) {
+    case torch::kFloat64: return st::DType::F64;
+    case torch::kFloat32: return st::DType::F32;
+    case torch::kFloat16: return st::DType::F16;
+    case torch::kBFloat16: return st::DType::BF16;
+    case torch::kInt64: return st::DType::I64;
+    case torch::kInt32: return st::DType::I32;
+    case torch::kInt16: return st::DType::I16;
+    case torch::kInt8: return st::DType::I8;
+    case torch::kUInt8: return st::DType::U8;
+    case torch::kBool: return st::DType::BOOL;
+    default: throw Error("cannot save tensor '" + name + "': unsupported dtype " + std::string(c10::toString(t)));
+  }
+}
+
+std::string list_some(const std::vector<std::string>& names, std::size_t limit = 8) {
+  std::string s;
+  for (std::size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + names[i];
+  if (names.size() > limit) s += ", ... (" + std::to_string(names.size() - limit) + " more)";
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> state_dict(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  collect(module, "", out);
+  return out;
+}
+
+std::string LoadReport::summary() const {
+  std::string s = "loaded " + std::to_string(loaded.size()) + ", missing " + std::to_string(missing.size());
+  if (!missing.empty()) s += " (" + list_some(missing) + ")";
+  s += ", unexpected " + std::to_string(unexpected.size());
+  if (!unexpected.empty()) s += " (" + list_some(unexpected) + ")";
+  if (ignored_outside_prefix) s += ", ignored " + std::to_string(ignored_outside_prefix) + " outside the prefix";
+  return s;
+}
+
+LoadReport load_weights(torch::nn::Module& module, const fs::path& file, const LoadOptions& options) {
+  const st::File f = st::File::read(file);
+  LoadReport report;
+  report.file = file;
+  const std::string& prefix = options.prefix;
+  if (!prefix.empty())
+    for (const auto& t : f.tensors())
+      if (t.name.compare(0, prefix.size(), prefix) == 0) {
+        report.used_prefix = true;
+        break;
+      }
+  const std::string key_prefix = report.used_prefix ? prefix : "";
+
+  const auto entries = state_dict(module);
+  std::set<std::string> taken;
+  // Check every shape before copying anything, so that a refused file leaves the module untouched.
+  std::vector<std::pair<torch::Tensor, const st::TensorInfo*>> plan;
+  std::string first_mismatch;
+  for (const auto& [name, tensor] : entries) {
+    const st::TensorInfo* info = f.find(key_prefix + name);
+    if (!info) {
+      report.missing.push_back(name);
+      continue;
+    }
+    taken.insert(info->name);
+    if (tensor.sizes() != torch::IntArrayRef(info->shape)) {
+      throw InputError(file, "tensor '" + info->name + "': shape " + shape_text(info->shape) +
+                                 " in the file but " + shape_text(tensor.sizes()) +
+                                 " in the model (weights of a different architecture or width?)");
+    }
+    plan.emplace_back(tensor, info);
+    report.loaded.push_back(name);
+  }
+  for (const auto& t : f.tensors()) {
+    if (taken.count(t.name)) continue;
+    if (report.used_prefix && t.name.compare(0, prefix.size(), prefix) != 0) {
+      ++report.ignored_outside_prefix;
+      continue;
+    }
+    report.unexpected.push_back(t.name);
+  }
+
+  const ModelSpec* expected = options.expected_spec;
+  if (!expected)
+    if (const auto* resnet = dynamic_cast<const ResNetImpl*>(&module)) expected = &resnet->spec();
+  if (expected) {
+    auto it = f.metadata().find(kMetaBackbone);
+    if (it != f.metadata().end()) {
+      ModelSpec file_spec;
+      try {
+        file_spec = ModelSpec::from_json(nlohmann::json::parse(it->second), kMetaBackbone);
+      } catch (const std::exception& e) {
+        throw InputError(file, std::string("bad metadata: ") + e.what());
+      }
+      if (!file_spec.same_weights_as(*expected)) {
+        std::string first = !report.missing.empty() ? "first missing tensor '" + key_prefix + report.missing.front() + "'"
+                            : !report.unexpected.empty() ? "first unexpected tensor '" + report.unexpected.front() + "'"
+                                                         : "no tensor differs";
+        throw InputError(file, "weights are for " + file_spec.arch + " width " + std::to_string(file_spec.base_width) +
+                                   " but the model is " + expected->arch + " width " +
+                                   std::to_string(expected->base_width) + " (" + first + ")");
+      }
+    }
+  }
+  if (!report.missing.empty() && !options.allow_missing)
+    throw InputError(file, std::to_string(report.missing.size()) + " model tensors missing from the file, first '" +
+                               key_prefix + report.missing.front() +
+                               "' (weights of a different architecture, or wrong --prefix?)");
+
+  torch::NoGradGuard no_grad;
+  for (auto& [tensor, info] : plan) {
+    torch::Tensor src = torch::empty(info->shape, torch::TensorOptions().dtype(scalar_type(info->dtype)));
+    if (info->nbytes()) std::memcpy(src.data_ptr(), f.data(*info), info->nbytes());
+    tensor.copy_(src.to(tensor.scalar_type()));
+  }
+  log::info(file.string(), ": ", report.summary());
+  return report;
+}
+
+void save_weights(const torch::nn::Module& module, const fs::path& file, std::map<std::string, std::string> metadata,
+                  const std::string& prefix) {
+  const auto entries = state_dict(module);
+  std::vector<torch::Tensor> keep;  // contiguous CPU copies alive until written
+  std::vector<st::TensorView> views;
+  keep.reserve(entries.size());
+  for (const auto& [name, tensor] : entries) {
+    keep.push_back(tensor.detach().to(torch::kCPU).contiguous());
+    views.push_back({prefix + name, file_dtype(tensor.scalar_type(), name),
+                     std::vector<std::int64_t>(tensor.sizes().begin(), tensor.sizes().end()), keep.back().data_ptr()});
+  }
+  metadata[kMetaFormat] = kMetaFormatValue;
+  st::write(file, std::move(views), metadata);
+}
+
+std::map<std::string, std::string> make_metadata(const ModelSpec& backbone, const std::vector<std::string>& class_names,
+                                                 const nlohmann::json& training_options) {
+  std::map<std::string, std::string> meta;
+  meta[kMetaBackbone] = backbone.to_json().dump();
+  if (!class_names.empty()) meta[kMetaClassNames] = nlohmann::json(class_names).dump();
+  if (!training_options.is_null()) meta[kMetaTrainingOptions] = training_options.dump();
+  return meta;
+}
+
+std::vector<std::string> read_class_names(const std::map<std::string, std::string>& metadata, const fs::path& file) {
+  auto it = metadata.find(kMetaClassNames);
+  if (it == metadata.end()) return {};
+  try {
+    return nlohmann::json::parse(it->second).get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    throw InputError(file, std::string("bad '") + kMetaClassNames + "' metadata: " + e.what());
+  }
+}
+
+std::map<std::string, std::string> read_weight_metadata(const fs::path& file) {
+  return st::File::read_header(file).metadata();
+}
+
+ModelSpec read_backbone_spec(const fs::path& file) {
+  const auto meta = read_weight_metadata(file);
+  auto it = meta.find(kMetaBackbone);
+  if (it == meta.end())
+    throw InputError(file, std::string("no '") + kMetaBackbone + "' metadata: not a wsss weight file (pass the architecture explicitly)");
+  try {
+    return ModelSpec::from_json(nlohmann::json::parse(it->second), kMetaBackbone);
+  } catch (const std::exception& e) {
+    throw InputError(file, std::string("bad metadata: ") + e.what());
+  }
+}
+
+}  // namespace wsss::models

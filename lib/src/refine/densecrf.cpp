@@ -1,0 +1,277 @@
+#include "wsss/refine/densecrf.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "chunked.hpp"
+#include "wsss/core/error.hpp"
+
+namespace wsss::refine {
+
+namespace {
+
+constexpr std::size_t kPixelGrain = 4096;
+
+float checked_sigma(float sigma, const char* what) {
+  if (!std::isfinite(sigma) || sigma <= 0)
+    throw UsageError(std::string("dense CRF: ") + what + " must be a positive number, got " +
+                     std::to_string(sigma));
+  return std::max(sigma, kCrfMinSigma);
+}
+
+void check_compat(float compat) {
+  if (!std::isfinite(compat))
+    throw UsageError("dense CRF: compatibility weight must be finite, got " + std::to_string(compat));
+}
+
+// Per-pixel softmax of `energy_neg` (= -energy) into q, max-subtracted as densecrf.
+void softmax_rows(const float* scores, float* q, std::size_t begin, std::size_t end, int n_labels) {
+  for (std::size_t p = begin; p < end; ++p) {
+    const float* s = scores + p * n_labels;
+    float* out = q + p * n_labels;
+    float mx = s[0];
+    for (int l = 1; l < n_labels; ++l) mx = std::max(mx, s[l]);
+    float sum = 0;
+    for (int l = 0; l < n_labels; ++l) {
+      out[l] = std::exp(s[l] - mx);
+      sum += out[l];
+    }
+    const float inv = 1.0f / sum;
+    for (int l = 0; l < n_labels; ++l) out[l] *= inv;
+  }
+}
+
+}  // namespace
+
+DenseCrf::DenseCrf(int width, int height, int n_labels) : width_(width), height_(height), n_labels_(n_labels) {
+  if (width < 1 || height < 1)
+    throw UsageError("dense CRF: image size must be positive, got " + std::to_string(width) + "x" +
+                     std::to_string(height));
+  if (n_labels < 1) throw UsageError("dense CRF: need at least one label, got " + std::to_string(n_labels));
+}
+
+void DenseCrf::set_unary(std::vector<float> energy) {
+  const std::size_t n = pixels();
+  if (energy.size() != n * n_labels_)
+    throw Error("dense CRF: unary has " + std::to_string(energy.size()) + " values, expected " +
+                std::to_string(n_labels_) + " labels x " + std::to_string(n) + " pixels");
+  for (std::size_t i = 0; i < energy.size(); ++i)
+    if (std::isnan(energy[i]))
+      throw Error("dense CRF: unary energy is NaN at label " + std::to_string(i / n) + ", pixel " +
+                  std::to_string(i % n));
+  // Stored pixel-major so that every lattice pass reads one contiguous row per pixel.
+  unary_.assign(energy.size(), 0.f);
+  for (int l = 0; l < n_labels_; ++l)
+    for (std::size_t p = 0; p < n; ++p) unary_[p * n_labels_ + l] = energy[l * n + p];
+}
+
+void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float compat, int threads) {
+  Kernel k;
+  k.compat = compat;
+  const std::size_t n = pixels();
+  k.lattice.init(features.data(), n, dims, threads);
+  std::vector<float> ones(n, 1.0f);
+  k.norm.resize(n);
+  k.lattice.compute(ones.data(), k.norm.data(), 1, threads);
+  // NORMALIZE_SYMMETRIC; the 1e-20 is densecrf's guard (K 1 >= its self term anyway).
+  for (std::size_t i = 0; i < n; ++i) k.norm[i] = 1.0f / std::sqrt(k.norm[i] + 1e-20f);
+  kernels_.push_back(std::move(k));
+}
+
+void DenseCrf::add_gaussian(float sxy, float compat, int threads) {
+  sxy = checked_sigma(sxy, "Gaussian sxy");
+  check_compat(compat);
+  std::vector<float> f(pixels() * 2);
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x) {
+      const std::size_t p = std::size_t(y) * width_ + x;
+      f[p * 2 + 0] = x / sxy;
+      f[p * 2 + 1] = y / sxy;
+    }
+  add_kernel(f, 2, compat, threads);
+}
+
+void DenseCrf::add_bilateral(float sxy, float srgb, const std::uint8_t* rgb, float compat, int threads) {
+  sxy = checked_sigma(sxy, "bilateral sxy");
+  srgb = checked_sigma(srgb, "bilateral srgb");
+  check_compat(compat);
+  std::vector<float> f(pixels() * 5);
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x) {
+      const std::size_t p = std::size_t(y) * width_ + x;
+      f[p * 5 + 0] = x / sxy;
+      f[p * 5 + 1] = y / sxy;
+      for (int c = 0; c < 3; ++c) f[p * 5 + 2 + c] = rgb[p * 3 + c] / srgb;
+    }
+  add_kernel(f, 5, compat, threads);
+}
+
+std::vector<float> DenseCrf::inference(int iterations, int threads) const {
+  if (iterations < 0) throw UsageError("dense CRF: iterations must be >= 0, got " + std::to_string(iterations));
+  const std::size_t n = pixels();
+  const int L = n_labels_;
+  std::vector<float> q(n * L), scores(n * L), scratch(n * L);
+  auto init_scores = [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t i = p0 * L; i < p1 * L; ++i) scores[i] = unary_.empty() ? 0.f : -unary_[i];
+  };
+  detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
+    init_scores(p0, p1);
+    softmax_rows(scores.data(), q.data(), p0, p1, L);
+  });
+  for (int it = 0; it < iterations; ++it) {
+    detail::for_chunks(n, threads, kPixelGrain, init_scores);
+    for (const Kernel& k : kernels_) {
+      detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
+        for (std::size_t p = p0; p < p1; ++p)
+          for (int l = 0; l < L; ++l) scratch[p * L + l] = q[p * L + l] * k.norm[p];
+      });
+      k.lattice.compute(scratch.data(), scratch.data(), L, threads);
+      // Potts: the message is -w * Ktilde Q, and scores -= message.
+      detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
+        for (std::size_t p = p0; p < p1; ++p)
+          for (int l = 0; l < L; ++l) scores[p * L + l] += k.compat * (scratch[p * L + l] * k.norm[p]);
+      });
+    }
+    detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
+      softmax_rows(scores.data(), q.data(), p0, p1, L);
+    });
+  }
+  std::vector<float> out(n * L);
+  for (int l = 0; l < L; ++l)
+    for (std::size_t p = 0; p < n; ++p) out[l * n + p] = q[p * L + l];
+  return out;
+}
+
+std::vector<float> unary_from_probabilities(const float* prob, int n_labels, std::size_t n_pixels, float clip) {
+  if (n_labels < 1) throw UsageError("unary_from_probabilities: need at least one label");
+  if (!(clip > 0 && clip <= 1)) throw UsageError("unary_from_probabilities: clip must be in (0,1]");
+  std::vector<float> u(std::size_t(n_labels) * n_pixels);
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    const float p = prob[i];
+    if (std::isnan(p))
+      throw Error("dense CRF: probability is NaN at label " + std::to_string(i / n_pixels) + ", pixel " +
+                  std::to_string(i % n_pixels));
+    u[i] = -std::log(std::min(std::max(p, clip), 1.0f));
+  }
+  return u;
+}
+
+std::vector<float> unary_from_labels(const std::uint8_t* labels, std::size_t n_pixels, int n_labels,
+                                     float gt_prob, bool zero_unsure) {
+  if (n_labels < 1) throw UsageError("unary_from_labels: need at least one label");
+  if (!(gt_prob > 0 && gt_prob < 1))
+    throw UsageError("unary_from_labels: gt_prob must be in (0,1), got " + std::to_string(gt_prob));
+  const float p_energy = -std::log(gt_prob);
+  // Only defined with other labels to share 1-gt_prob; with one label nobody reads it.
+  const float n_energy = n_labels > 1 ? float(-std::log((1.0 - gt_prob) / (n_labels - 1))) : 0.f;
+  const float unsure_energy = float(-std::log(1.0 / n_labels));
+  std::vector<float> u(std::size_t(n_labels) * n_pixels, n_energy);
+  for (std::size_t p = 0; p < n_pixels; ++p) {
+    const int v = labels[p];
+    if (zero_unsure && v == 0) {
+      for (int l = 0; l < n_labels; ++l) u[l * n_pixels + p] = unsure_energy;
+      continue;
+    }
+    const int l = zero_unsure ? v - 1 : v;
+    if (l >= n_labels) {
+      std::ostringstream msg;
+      msg << "dense CRF: label " << v << " at pixel " << p << " is out of range for " << n_labels
+          << " labels" << (zero_unsure ? " (zero_unsure: values 0.." : " (values 0..")
+          << (zero_unsure ? n_labels : n_labels - 1) << ")";
+      throw Error(msg.str());
+    }
+    u[l * n_pixels + p] = p_energy;
+  }
+  return u;
+}
+
+std::vector<std::uint8_t> crf_argmax(const std::vector<float>& q, int n_labels, std::size_t n_pixels) {
+  if (n_labels < 1 || n_labels > 256) throw UsageError("crf_argmax: n_labels must be in 1..256");
+  if (q.size() != std::size_t(n_labels) * n_pixels) throw Error("crf_argmax: marginals have the wrong size");
+  std::vector<std::uint8_t> out(n_pixels, 0);
+  for (std::size_t p = 0; p < n_pixels; ++p) {
+    float best = q[p];
+    for (int l = 1; l < n_labels; ++l) {
+      const float v = q[l * n_pixels + p];
+      if (v > best) {
+        best = v;
+        out[p] = static_cast<std::uint8_t>(l);
+      }
+    }
+  }
+  return out;
+}
+
+const std::vector<CrfPreset>& crf_presets() {
+  static const std::vector<CrfPreset> presets = [] {
+    std::vector<CrfPreset> v;
+    CrfParams irn;  // the struct defaults are IRN's
+    v.push_back({"irn", CrfUnary::Labels, irn, "IRN misc/imutils.py crf_inference_label (IR labels)"});
+    CrfParams psa;
+    psa.bilateral_sxy = 80;
+    psa.bilateral_srgb = 13;
+    v.push_back({"psa", CrfUnary::Probabilities, psa, "PSA tool/imutils.py crf_inference"});
+    CrfParams deeplab;
+    deeplab.gaussian_sxy = 1;
+    deeplab.gaussian_compat = 3;
+    deeplab.bilateral_sxy = 67;
+    deeplab.bilateral_srgb = 3;
+    deeplab.bilateral_compat = 4;
+    v.push_back({"deeplab", CrfUnary::Probabilities, deeplab, "deeplab-pytorch / CLIP-ES DenseCRF"});
+    return v;
+  }();
+  return presets;
+}
+
+const CrfPreset& crf_preset(const std::string& name) {
+  std::string names;
+  for (const CrfPreset& p : crf_presets()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  throw UsageError("unknown CRF preset '" + name + "' (known: " + names + ")");
+}
+
+namespace {
+
+CrfResult run_crf(const std::uint8_t* rgb, int width, int height, std::vector<float> unary, int n_labels,
+                  const CrfParams& params, int threads) {
+  DenseCrf crf(width, height, n_labels);
+  crf.set_unary(std::move(unary));
+  if (params.gaussian_compat != 0) crf.add_gaussian(params.gaussian_sxy, params.gaussian_compat, threads);
+  if (params.bilateral_compat != 0)
+    crf.add_bilateral(params.bilateral_sxy, params.bilateral_srgb, rgb, params.bilateral_compat, threads);
+  CrfResult r;
+  r.q = crf.inference(params.iterations, threads);
+  r.labels = crf_argmax(r.q, n_labels, crf.pixels());
+  return r;
+}
+
+}  // namespace
+
+CrfResult crf_from_probabilities(const std::uint8_t* rgb, int width, int height, const float* prob, int n_labels,
+                                 const CrfParams& params, int threads) {
+  DenseCrf shape_check(width, height, n_labels);
+  const std::size_t n = shape_check.pixels();
+  return run_crf(rgb, width, height, unary_from_probabilities(prob, n_labels, n, params.prob_clip), n_labels,
+                 params, threads);
+}
+
+CrfResult crf_from_labels(const std::uint8_t* rgb, int width, int height, const std::uint8_t* labels,
+                          int n_labels, const CrfParams& params, int threads) {
+  DenseCrf shape_check(width, height, n_labels);
+  const std::size_t n = shape_check.pixels();
+  std::vector<float> unary = unary_from_labels(labels, n, n_labels, params.gt_prob, params.zero_unsure);
+  if (n_labels == 1) {
+    // A single label has nothing to compete with: Q = 1 whatever the pairwise terms.
+    CrfResult r;
+    r.q.assign(n, 1.0f);
+    r.labels.assign(n, 0);
+    return r;
+  }
+  return run_crf(rgb, width, height, std::move(unary), n_labels, params, threads);
+}
+
+}  // namespace wsss::refine
