@@ -28,7 +28,12 @@ struct PredictArgs {
 void print_validation(const nlohmann::json& v) {
   std::printf("%-20s %8s %8s\n", "class", "AP", "F1");
   for (const auto& c : v["per_class"]) {
-    auto num = [](const nlohmann::json& x) { return x.is_null() ? std::string("-") : std::to_string(x.get<double>() * 100).substr(0, 5); };
+    auto num = [](const nlohmann::json& x) {
+      char buf[16];
+      if (x.is_null()) return std::string("-");
+      std::snprintf(buf, sizeof buf, "%.2f", x.get<double>() * 100);
+      return std::string(buf);
+    };
     std::printf("%-20s %8s %8s\n", c["class"].get<std::string>().c_str(), num(c["ap"]).c_str(), num(c["f1"]).c_str());
   }
   std::printf("mAP %.2f  micro-F1 %.2f  macro-F1 %.2f  (threshold %.2f)\n", v["mAP"].get<double>() * 100,

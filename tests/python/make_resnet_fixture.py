@@ -12,13 +12,15 @@ the real shapes. Also writes torchvision's state_dict names for every depth.
 """
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
+sys.path.insert(0, SCRIPTS)
 from pth_to_safetensors import load_state_dict, save_safetensors  # noqa: E402
 
 ARCHS = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34,
@@ -85,9 +87,12 @@ def make_case(out, name, arch, seed, input_shape, spec, modify=None, prefix="", 
     pth = os.path.join(out, name + ".pth")
     torch.save(model.state_dict(), pth)
     weights = name + ".safetensors"
-    tensors = {prefix + k: v for k, v in load_state_dict(pth).items()}
-    meta = {"wsss.backbone": json.dumps({"arch": arch, "base_width": 64})} if prefix else None
-    save_safetensors(tensors, os.path.join(out, weights), meta)
+    if prefix:
+        # Through the command line, as a user would convert torchvision's download.
+        subprocess.run([sys.executable, os.path.join(SCRIPTS, "pth_to_safetensors.py"), pth,
+                        os.path.join(out, weights), "--prefix", prefix, "--arch", arch], check=True)
+    else:
+        save_safetensors(load_state_dict(pth), os.path.join(out, weights))
     os.remove(pth)
     x = torch.randn(*input_shape, generator=gen)
     with torch.no_grad():

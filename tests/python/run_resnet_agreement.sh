@@ -6,12 +6,13 @@
 set -euo pipefail
 test_bin=$1
 fixture=$2
-if ! /usr/bin/python3 -c "import torch, torchvision, numpy" 2>/dev/null; then
-  echo "SKIP: /usr/bin/python3 cannot import torch, torchvision and numpy; the PyTorch agreement test needs them"
+python=${WSSS_PYTHON:-/usr/bin/python3}  # overridable to check the skip path
+if ! "$python" -c "import torch, torchvision, numpy" 2>/dev/null; then
+  echo "SKIP: $python cannot import torch, torchvision and numpy; the PyTorch agreement test needs them"
   exit 77
 fi
 rm -rf "$fixture"
-/usr/bin/python3 "$(dirname "$0")/make_resnet_fixture.py" "$fixture"
+"$python" "$(dirname "$0")/make_resnet_fixture.py" "$fixture"
 WSSS_RESNET_FIXTURE="$fixture" "$test_bin" "[torchvision]"
 # The fixture holds ~300 MB of weights: keep it only when the test failed.
 rm -rf "$fixture"

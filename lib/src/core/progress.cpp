@@ -52,8 +52,8 @@ void Progress::finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   finished_ = true;
-  // A final line only when something was shown, or the work was long enough to matter.
-  if (drawn_) draw(true);
+  // A final line only when something was shown, and not a repeat of the last one.
+  if (drawn_ && (done_ != done_at_last_draw_ || tty_)) draw(true);
 }
 
 void Progress::draw(bool final_line) {
@@ -70,6 +70,7 @@ void Progress::draw(bool final_line) {
   }
   std::string line = std::string(buf) + eta + (note_.empty() ? "" : "  " + note_);
   drawn_ = true;
+  done_at_last_draw_ = done_;
   if (tty_) {
     std::string out = "\r" + log::program() + ": " + line + "\033[K" + (final_line ? "\n" : "");
     std::fwrite(out.data(), 1, out.size(), stderr);

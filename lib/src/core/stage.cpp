@@ -153,6 +153,11 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
         }
       }
       added[i] = processor.process(rec, item_seed(options.seed, id));
+      // Processors may name their files relative to the working directory;
+      // records hold absolute paths until they are written.
+      for (auto it = added[i].begin(); it != added[i].end(); ++it)
+        if (is_path_field(it.key()) && it.value().is_string())
+          it.value() = fs::absolute(it.value().get<std::string>()).lexically_normal().string();
       status[i] = 1;
       Record line = added[i];
       line["id"] = id;

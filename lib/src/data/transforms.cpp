@@ -7,7 +7,8 @@
 namespace wsss {
 
 cv::Size scaled_size(cv::Size size, double scale) {
-  return {std::max(1, int(std::lround(size.width * scale))), std::max(1, int(std::lround(size.height * scale)))};
+  // np.round rounds half to even (75 * 1.5 = 112.5 -> 112); nearbyint does the same.
+  return {std::max(1, int(std::nearbyint(size.width * scale))), std::max(1, int(std::nearbyint(size.height * scale)))};
 }
 
 cv::Mat resize_image(const cv::Mat& rgb, cv::Size size) {

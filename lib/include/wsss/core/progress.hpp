@@ -26,7 +26,7 @@ class Progress {
   void draw(bool final_line);
   std::mutex mu_;
   std::string what_, unit_, note_;
-  std::size_t total_, done_ = 0;
+  std::size_t total_, done_ = 0, done_at_last_draw_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool tty_, finished_ = false, drawn_ = false;
 };

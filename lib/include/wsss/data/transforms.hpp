@@ -27,7 +27,7 @@ struct ChwImage {
   const float* plane(int c) const { return data.data() + std::size_t(c) * height * width; }
 };
 
-// IRN's pil_rescale target size: round(h*s), round(w*s), at least 1.
+// IRN's pil_rescale target size: np.round(h*s), np.round(w*s) (half to even), at least 1.
 cv::Size scaled_size(cv::Size size, double scale);
 cv::Mat resize_image(const cv::Mat& rgb, cv::Size size);    // bicubic (see above)
 cv::Mat resize_labels(const cv::Mat& labels, cv::Size size); // nearest
