@@ -56,6 +56,13 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
     std::cerr << app.help();
     return kExitUsage;
   }
+  // -q must already silence the echo of the command line, which comes first.
+  for (const CLI::App* a = &app; a != nullptr;) {
+    const CLI::Option* quiet = a->get_option_no_throw("--quiet");
+    if (quiet && quiet->count() > 0) log::set_level(log::Level::Warn);
+    auto subs = a->get_subcommands();
+    a = subs.empty() ? nullptr : subs.front();
+  }
   int code;
   try {
     log::info(quoted_command_line(ctx.argv), "  [", project_version(), " ", git_describe(), "]");
