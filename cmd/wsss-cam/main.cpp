@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     cli::add_common_options(app, common, cli::kPerImage | cli::kDevice | cli::kClasses);
     action = [&app] {
       cli::apply_common_options(app, common);
-      models::set_torch_threads(common.resolved_threads());
+      // One single-threaded network per worker keeps the maps identical for any -j.
+      models::set_torch_threads(1);
       options.scales.clear();
       std::stringstream ss(scales);
       for (std::string tok; std::getline(ss, tok, ',');) {
@@ -48,7 +49,6 @@ int main(int argc, char** argv) {
                                             : cam::CamClassSource::All;
       options.device = common.device;
       StageOptions stage = common.stage_options(out_dir);
-      stage.threads = std::min(2, stage.threads);  // one decodes and resizes while the other runs the network
       Manifest m = read_manifest(manifest, {common.allow_empty});
       Vocabulary vocab = vocabulary_for(m.dir, common.classes);
       auto processor = cam::make_cam_processor(model, vocab, m.path, out_dir, options);

@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
     t->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power");
     t->add_option("--loader-threads", o.loader_threads, "Background image-loading threads");
     t->add_option("--threshold", o.threshold, "Score threshold for F1 on --val");
-    t->add_flag("--resume", o.resume, "Continue from OUT_DIR/checkpoint.*");
+    t->add_flag("--resume", o.resume, "Continue from OUT_DIR/checkpoint.* (same options as the first run)");
+    t->add_option("--stop-after", o.stop_after,
+                  "Stop after N epochs of the --epochs schedule, keeping the checkpoint for --resume (0 = all)");
     cli::add_common_options(*t, common, cli::kSeed | cli::kDevice | cli::kClasses | cli::kOverwrite);
     t->callback([&action, t] {
       action = [t] {
@@ -96,6 +98,11 @@ int main(int argc, char** argv) {
         std::optional<Manifest> val;
         if (!train.val.empty()) val = read_manifest(train.val);
         cam::TrainSummary s = cam::train_classifier(m, vocab, train.out_dir, o, val ? &*val : nullptr);
+        if (s.stopped) {
+          log::info("trained ", s.epochs_run, " epoch(s) (stopped early, no model yet); done 0, skipped 0, failed 0 of 1 in ",
+                    format_duration(s.seconds));
+          return 0;
+        }
         if (val) print_validation(s.validation);
         log::info("trained ", s.epochs_run, " epoch(s), final loss ", s.final_loss, "; done 1, skipped 0, failed 0 of 1 in ",
                   format_duration(s.seconds));
@@ -117,9 +124,9 @@ int main(int argc, char** argv) {
     p->callback([&action, p] {
       action = [p] {
         cli::apply_common_options(*p, common);
-        models::set_torch_threads(common.resolved_threads());
+        // One single-threaded network per worker keeps the scores identical for any -j.
+        models::set_torch_threads(1);
         StageOptions stage = common.stage_options(predict.out_dir);
-        stage.threads = std::min(2, stage.threads);  // one decodes while the other runs the network
         Manifest m = read_manifest(predict.manifest, {common.allow_empty});
         Vocabulary vocab = vocabulary_for(m.dir, common.classes);
         auto processor = cam::make_predict_processor(predict.model, vocab, m.path, predict.threshold,

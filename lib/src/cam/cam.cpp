@@ -12,6 +12,16 @@ namespace wsss::cam {
 
 namespace F = torch::nn::functional;
 
+void use_single_threaded_torch() {
+  thread_local bool done = false;
+  if (done) return;
+  static std::mutex mu;  // at::set_num_threads also resizes shared pools
+  std::lock_guard<std::mutex> lock(mu);
+  at::set_num_threads(1);
+  at::globalContext().setFlushDenormal(true);
+  done = true;
+}
+
 torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm) {
   cv::Mat scaled = scale == 1.0 ? rgb : resize_image(rgb, scaled_size(rgb.size(), scale));
   ChwImage chw = normalize(scaled, norm);
@@ -87,16 +97,20 @@ class CamProcessor : public ItemProcessor {
   }
 
   Record process(const Record& r, std::uint64_t) override {
+    use_single_threaded_torch();
     std::vector<int> classes = image_classes(r);
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
-    // Decoding and resizing happen outside the lock, overlapping another item's forward.
+    // Decoding and resizing overlap the other workers' forward passes.
     std::vector<torch::Tensor> inputs;
     for (double s : options_.scales) inputs.push_back(scale_batch(rgb, s, options_.flip));
     std::vector<std::int64_t> index;
     for (int c : classes) index.push_back(c - 1);
     CamResult cams;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      // On the CPU every worker runs its own single-threaded forward; a GPU
+      // takes one image at a time while the other workers prepare the next.
+      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+      if (!device_.is_cpu()) lock.lock();
       cams = make_cam(inputs, rgb.rows, rgb.cols, index, [&](const torch::Tensor& x) {
         return loaded_.net->class_maps(x);
       }, cam_options_, device_);

@@ -1,5 +1,7 @@
 #include "wsss/cam/classifier.hpp"
 
+#include "wsss/cam/cam.hpp"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -64,6 +66,28 @@ int load_state(torch::optim::Optimizer& optimizer, const fs::path& file) {
   }
 }
 
+// A resumed run must continue the same schedule: the poly decay spans all
+// epochs and the data order depends on the seed, so any other option would give
+// a model that no uninterrupted run gives.
+void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current) {
+  auto meta = models::read_weight_metadata(checkpoint);
+  auto stored = meta.find(models::kMetaTrainingOptions);
+  if (stored == meta.end()) throw InputError(checkpoint, "no training options in the metadata; cannot resume");
+  nlohmann::json saved = nlohmann::json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
+  if (!saved.is_object()) throw InputError(checkpoint, "malformed training options in the metadata");
+  std::string differences;
+  for (const auto& item : current.items()) {
+    const std::string& key = item.key();
+    if (saved.contains(key) && saved[key] == item.value()) continue;
+    if (!differences.empty()) differences += ", ";
+    differences += key + " " + item.value().dump() + " here, " + (saved.contains(key) ? saved[key].dump() : "none") +
+                   " in the checkpoint";
+  }
+  if (!differences.empty())
+    throw Error(checkpoint.string() + ": --resume with other training options (" + differences +
+                "); resume with the same options or restart with --overwrite");
+}
+
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
   if (!r.contains("labels"))
     throw InputError(manifest, "item '" + record_id(r) + "': no \"labels\" (image-level labels are required)");
@@ -101,6 +125,7 @@ void ClassifierTrainOptions::validate() const {
   if (lr <= 0) throw bad("--lr must be positive");
   if (frozen_stages < 0 || frozen_stages > 5) throw bad("--frozen-stages must be within 0..5");
   if (momentum < 0 || momentum >= 1) throw bad("--momentum must be within [0, 1)");
+  if (stop_after < 0 || stop_after > epochs) throw bad("--stop-after must be within 0..--epochs");
 }
 
 nlohmann::json ClassifierTrainOptions::to_json() const {
@@ -166,6 +191,7 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
 
   int start_epoch = 0;
   if (o.resume) {
+    check_resume_options(ckpt_file, o.to_json());
     models::LoadOptions load;
     load.expected_spec = &spec;
     models::load_weights(*net, ckpt_file, load);
@@ -175,7 +201,8 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
   const std::size_t max_step = steps_per_epoch * std::size_t(o.epochs);
   TrainSummary summary;
   net->train();
-  for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
+  const int last_epoch = o.stop_after > 0 ? o.stop_after : o.epochs;
+  for (int epoch = start_epoch; epoch < last_epoch; ++epoch) {
     // The order and augmentation of an epoch depend only on (seed, epoch, id), so
     // a resumed run sees exactly the batches of an uninterrupted one.
     std::vector<std::size_t> order(train.records.size());
@@ -229,6 +256,13 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
     models::save_weights(*net, ckpt_file, metadata);
     save_state(optimizer, epoch + 1, state_file);
   }
+  if (std::max(start_epoch, last_epoch) < o.epochs) {
+    log::info("stopped after epoch ", std::max(start_epoch, last_epoch), " of ", o.epochs,
+              " (--stop-after); continue with --resume");
+    summary.stopped = true;
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+    return summary;
+  }
 
   net->eval();
   if (validation) {
@@ -281,11 +315,14 @@ class PredictProcessor : public ItemProcessor {
   std::vector<fs::path> outputs(const Record&) const override { return {}; }
   std::vector<std::string> fields() const override { return {"scores", "pred_labels"}; }
   Record process(const Record& r, std::uint64_t) override {
+    use_single_threaded_torch();
     torch::Tensor x = image_batch(record_path(r, "image", manifest_));
     torch::Tensor p;
     {
-      // One forward at a time; the other workers decode the next images meanwhile.
-      std::lock_guard<std::mutex> lock(mu_);
+      // On the CPU every worker runs its own single-threaded forward (see
+      // use_single_threaded_torch); a GPU takes one image at a time.
+      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+      if (!device_.is_cpu()) lock.lock();
       torch::NoGradGuard no_grad;
       p = torch::sigmoid(loaded_.net->forward(x.to(device_))).to(torch::kCPU)[0];
     }

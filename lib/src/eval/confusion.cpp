@@ -131,6 +131,7 @@ void check_score_map(const ScoreMap& map, const std::vector<int>& classes, int n
     throw InputError(file, "score map size " + size_text(int(map.width()), int(map.height())) +
                                " differs from the GT's " + size_text(width, height));
   for (std::size_t i = 0; i < classes.size(); ++i) {
+    if (i == 0 && classes[0] == 0) continue;  // a background channel (e.g. CRF marginals) comes first
     if (classes[i] < 1 || classes[i] >= num_classes)
       throw InputError(file, "channel class " + std::to_string(classes[i]) + " outside 1.." +
                                  std::to_string(num_classes - 1));
@@ -166,6 +167,10 @@ Mask score_map_to_mask(const ScoreMap& map, const std::vector<int>& classes, con
   std::vector<std::uint8_t> cls;
   max_and_argmax(map, classes, best, cls);
   Mask out(int(map.width()), int(map.height()), 0);
+  if (has_background_channel(classes)) {  // the map scores background itself: plain argmax
+    out.data.assign(cls.begin(), cls.end());
+    return out;
+  }
   if (rule.kind == BackgroundRule::Threshold) {
     const float t = float(rule.value);
     for (std::size_t i = 0; i < best.size(); ++i) out.data[i] = best[i] > t ? cls[i] : 0;

@@ -141,6 +141,8 @@ MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabul
       std::vector<int> classes = channel_classes(rec, classes_field, manifest);
       ScoreMap map = read_npy(*pred_file);
       check_score_map(map, classes, k, gt.width, gt.height, *pred_file);
+      if (sweep && has_background_channel(classes))
+        throw InputError(*pred_file, "score map has a background channel (class 0): evaluate it without --bg-sweep");
       if (sweep) {
         sweeps[std::size_t(w)]->add_score_map(gt, map, classes, ignore, *gt_file);
       } else {

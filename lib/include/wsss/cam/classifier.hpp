@@ -29,6 +29,11 @@ struct ClassifierTrainOptions {
   int crop = 512;
   // Schedule and optimiser
   int epochs = 5;
+  // Stop after this many epochs of the `epochs` schedule (0 = run them all),
+  // keeping the checkpoint for --resume: a job that must fit a time limit. The
+  // poly schedule spans all `epochs`, so stopping and resuming gives the same
+  // model as one uninterrupted run, which a shorter --epochs would not.
+  int stop_after = 0;
   int batch = 16;
   double lr = 0.1;
   double classifier_lr_mult = 10.0;
@@ -51,6 +56,7 @@ struct ClassifierTrainOptions {
 
 struct TrainSummary {
   int epochs_run = 0;
+  bool stopped = false;  // --stop-after ended the run before the last epoch (no model yet)
   double final_loss = 0;
   double seconds = 0;
   nlohmann::json validation;  // per-class AP, mAP, F1 (null without a validation manifest)
@@ -59,6 +65,7 @@ struct TrainSummary {
 // Trains on `train` (records need "image" and "labels") and writes into out_dir:
 // checkpoint.safetensors + checkpoint.state (every epoch, atomically), and at the
 // end model.safetensors, classes.json, meta.json (model.safetensors last).
+// With options.resume, the checkpoint's training options must equal `options`.
 TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, const fs::path& out_dir,
                               const ClassifierTrainOptions& options, const Manifest* validation);
 

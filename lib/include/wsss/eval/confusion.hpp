@@ -70,6 +70,10 @@ struct BackgroundRule {
 // Labels of a [k,H,W] score map whose channels are `classes` (ascending ids):
 // the max channel's class where it beats the background score, else 0 (ties
 // go to background, as argmax over [bg, scores...] does).
+// A score map whose first channel is class 0 scores background itself (e.g. CRF
+// marginals): its label is the plain argmax and no background rule applies.
+inline bool has_background_channel(const std::vector<int>& classes) { return !classes.empty() && classes[0] == 0; }
+
 void check_score_map(const ScoreMap& map, const std::vector<int>& classes, int num_classes, int width, int height,
                      const fs::path& file);
 Mask score_map_to_mask(const ScoreMap& map, const std::vector<int>& classes, const BackgroundRule& rule);

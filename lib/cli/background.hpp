@@ -1,0 +1,19 @@
+#pragma once
+// --bg-threshold / --bg-power: how score maps get a background score. Shared by
+// wsss-pseudo and wsss-refine (wsss-miou has its own sweep variants).
+#include <CLI/CLI.hpp>
+
+#include "wsss/eval/confusion.hpp"
+
+namespace wsss::cli {
+
+struct BackgroundOptions {
+  double threshold = -1;  // unset
+  double power = -1;      // unset
+  // The rule given on the command line, or `fallback` when neither option was given.
+  BackgroundRule rule(const BackgroundRule& fallback) const;
+};
+
+void add_background_options(CLI::App& app, BackgroundOptions& options, const std::string& default_text);
+
+}  // namespace wsss::cli

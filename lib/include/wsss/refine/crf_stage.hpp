@@ -1,0 +1,29 @@
+#pragma once
+// wsss-refine crf: dense-CRF refinement of score maps. The output is the CRF's
+// marginals as a score map whose first channel is background (classes [0, ...]),
+// so wsss-pseudo and wsss-miou take it like any other score map.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "wsss/core/stage.hpp"
+#include "wsss/data/vocab.hpp"
+#include "wsss/eval/confusion.hpp"
+
+namespace wsss::refine {
+
+namespace fs = std::filesystem;
+
+struct CrfStageOptions {
+  std::string field = "cam";
+  std::string preset = "deeplab";
+  BackgroundRule background{BackgroundRule::Power, 1.0};  // CLIP-ES: bg = (1 - max)^1
+  bool float16 = false;
+  int threads = 1;  // CRF threads per image
+};
+
+// Writes OUT/refined/<id>.npy and adds "refined" and "refined_classes".
+std::unique_ptr<ItemProcessor> make_crf_processor(const Vocabulary& vocab, const fs::path& manifest,
+                                                  const fs::path& out_dir, const CrfStageOptions& options);
+
+}  // namespace wsss::refine

@@ -1,0 +1,227 @@
+#include "wsss/pseudo/pseudo.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "wsss/core/error.hpp"
+#include "wsss/io/image.hpp"
+#include "wsss/refine/densecrf.hpp"
+
+namespace wsss::pseudo {
+
+IgnoreRule IgnoreRule::parse(const std::string& text) {
+  IgnoreRule r;
+  auto bad = [&] { return UsageError("--ignore " + text + ": expected none, irn[:FG:BG] or confidence[:P]"); };
+  auto number = [&](const std::string& s) {
+    try {
+      std::size_t used = 0;
+      float v = std::stof(s, &used);
+      if (used != s.size() || !(v >= 0 && v <= 1)) throw bad();
+      return v;
+    } catch (const std::invalid_argument&) {
+      throw bad();
+    }
+  };
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    std::size_t colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts[0] == "none" && parts.size() == 1) return r;
+  if (parts[0] == "irn" && (parts.size() == 1 || parts.size() == 3)) {
+    r.kind = Irn;
+    if (parts.size() == 3) {
+      r.fg = number(parts[1]);
+      r.bg = number(parts[2]);
+    }
+    if (r.bg > r.fg) throw UsageError("--ignore " + text + ": the background threshold must not exceed the foreground one");
+    return r;
+  }
+  if (parts[0] == "confidence" && parts.size() <= 2) {
+    r.kind = Confidence;
+    if (parts.size() == 2) r.min_confidence = number(parts[1]);
+    return r;
+  }
+  throw bad();
+}
+
+RecordScores load_scores(const Record& record, const std::string& field, const Vocabulary& vocab,
+                         const fs::path& manifest, int width, int height) {
+  const std::string& id = record_id(record);
+  RecordScores s;
+  fs::path file = record_path(record, field, manifest);
+  auto list = record.find(field + "_classes");
+  if (list == record.end() || !list->is_array())
+    throw InputError(manifest, "item '" + id + "': no \"" + field + "_classes\" array listing the score map's classes");
+  for (const auto& v : *list) {
+    if (!v.is_number_integer()) throw InputError(manifest, "item '" + id + "': bad class id " + v.dump());
+    s.classes.push_back(v.get<int>());
+  }
+  s.map = read_npy(file);  // rejects NaN and Inf, naming the file
+  check_score_map(s.map, s.classes, vocab.size(), width, height, file);
+  if (record.contains("labels")) {
+    std::vector<int> labels = record_labels(record, vocab.num_foreground(), manifest);
+    for (int c : s.classes)
+      if (c != 0 && !std::binary_search(labels.begin(), labels.end(), c))
+        throw InputError(manifest, "item '" + id + "': class " + std::to_string(c) + " (" + vocab.classes[std::size_t(c)] +
+                                       ") has a score map but is not among the image's labels");
+  }
+  return s;
+}
+
+ChannelScores with_background(const RecordScores& scores, const BackgroundRule& rule) {
+  ChannelScores out;
+  const ScoreMap& m = scores.map;
+  out.width = int(m.width());
+  out.height = int(m.height());
+  const std::size_t n = std::size_t(out.width) * std::size_t(out.height);
+  if (has_background_channel(scores.classes)) {
+    out.ids = scores.classes;
+    out.prob = m.data;
+    return out;
+  }
+  out.ids.push_back(0);
+  out.ids.insert(out.ids.end(), scores.classes.begin(), scores.classes.end());
+  out.prob.resize(n * out.ids.size());
+  std::copy(m.data.begin(), m.data.end(), out.prob.begin() + std::ptrdiff_t(n));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (rule.kind == BackgroundRule::Threshold) {
+      out.prob[i] = float(rule.value);
+    } else {
+      float best = 0;
+      for (std::size_t c = 0; c < scores.classes.size(); ++c) best = std::max(best, m.data[c * n + i]);
+      out.prob[i] = std::pow(std::max(0.0f, 1.0f - best), float(rule.value));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// argmax per pixel over label-major channels; the first maximum wins, so the
+// background channel (0) wins ties, as np.argmax over [bg, cams] does.
+std::vector<std::uint8_t> argmax(const std::vector<float>& prob, int channels, std::size_t n) {
+  std::vector<std::uint8_t> idx(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    float best = prob[i];
+    for (int c = 1; c < channels; ++c) {
+      float v = prob[std::size_t(c) * n + i];
+      if (v > best) {
+        best = v;
+        idx[i] = std::uint8_t(c);
+      }
+    }
+  }
+  return idx;
+}
+
+void check_image(const cv::Mat& rgb, const ChannelScores& s) {
+  if (rgb.cols != s.width || rgb.rows != s.height)
+    throw Error("score map is " + std::to_string(s.width) + "x" + std::to_string(s.height) + " but the image is " +
+                std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows));
+}
+
+// Index labels (0..k) of channel scores, through the CRF when one is asked for.
+std::vector<std::uint8_t> index_labels(const cv::Mat& rgb, const ChannelScores& s, const std::string& crf, int threads) {
+  const std::size_t n = std::size_t(s.width) * std::size_t(s.height);
+  if (crf.empty() || s.channels() < 2) return argmax(s.prob, s.channels(), n);
+  return argmax(crf_marginals(rgb, s, crf, threads), s.channels(), n);
+}
+
+}  // namespace
+
+std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& s, const std::string& preset, int threads) {
+  const refine::CrfPreset& p = refine::crf_preset(preset);
+  if (s.channels() < 2) return s.prob;
+  check_image(rgb, s);
+  cv::Mat contiguous = rgb.isContinuous() ? rgb : rgb.clone();
+  const std::uint8_t* pixels = contiguous.ptr<std::uint8_t>();
+  if (p.unary == refine::CrfUnary::Labels) {
+    std::vector<std::uint8_t> start = argmax(s.prob, s.channels(), std::size_t(s.width) * s.height);
+    return refine::crf_from_labels(pixels, s.width, s.height, start.data(), s.channels(), p.params, threads).q;
+  }
+  return refine::crf_from_probabilities(pixels, s.width, s.height, s.prob.data(), s.channels(), p.params, threads).q;
+}
+
+Mask pseudo_labels(const cv::Mat& rgb, const RecordScores& scores, const PseudoOptions& o) {
+  const int w = int(scores.map.width()), h = int(scores.map.height());
+  const std::size_t n = std::size_t(w) * std::size_t(h);
+  Mask out(w, h, 0);
+  std::vector<std::uint8_t> idx;
+  std::vector<int> ids;
+  if (o.ignore.kind == IgnoreRule::Irn) {
+    if (has_background_channel(scores.classes))
+      throw Error("the IRN ignore rule needs score maps without a background channel (it sets the background by threshold)");
+    BackgroundRule high{BackgroundRule::Threshold, o.ignore.fg}, low{BackgroundRule::Threshold, o.ignore.bg};
+    ChannelScores fg = with_background(scores, high), bg = with_background(scores, low);
+    std::vector<std::uint8_t> fg_conf = index_labels(rgb, fg, o.crf, o.crf_threads);
+    std::vector<std::uint8_t> bg_conf = index_labels(rgb, bg, o.crf, o.crf_threads);
+    idx = fg_conf;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (fg_conf[i] == 0) idx[i] = bg_conf[i] == 0 ? 0 : 255;  // IRN's cam_to_ir_label
+    }
+    ids = fg.ids;
+  } else {
+    ChannelScores s = with_background(scores, o.background);
+    std::vector<float> prob = (!o.crf.empty() && s.channels() > 1) ? crf_marginals(rgb, s, o.crf, o.crf_threads) : s.prob;
+    idx = argmax(prob, s.channels(), n);
+    if (o.ignore.kind == IgnoreRule::Confidence) {
+      for (std::size_t i = 0; i < n; ++i)
+        if (prob[std::size_t(idx[i]) * n + i] < o.ignore.min_confidence) idx[i] = 255;
+    }
+    ids = s.ids;
+  }
+  for (std::size_t i = 0; i < n; ++i) out.data[i] = idx[i] == 255 ? 255 : std::uint8_t(ids[idx[i]]);
+  return out;
+}
+
+namespace {
+
+class PseudoProcessor : public ItemProcessor {
+ public:
+  PseudoProcessor(const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir, const PseudoOptions& o)
+      : vocab_(vocab), manifest_(manifest), out_dir_(out_dir), options_(o) {
+    if (!o.crf.empty()) refine::crf_preset(o.crf);  // an unknown preset is a usage error before any item
+  }
+  std::vector<fs::path> outputs(const Record& r) const override {
+    return {item_file(out_dir_, options_.out_field, record_id(r), ".png")};
+  }
+  std::vector<std::string> fields() const override { return {options_.out_field}; }
+  Record process(const Record& r, std::uint64_t) override {
+    fs::path image = record_path(r, "image", manifest_);
+    cv::Mat rgb;
+    int w, h;
+    if (options_.crf.empty()) {
+      std::tie(w, h) = image_size(image);  // the header suffices to check the map's size
+    } else {
+      rgb = read_image_rgb(image);
+      w = rgb.cols;
+      h = rgb.rows;
+    }
+    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, w, h);
+    Mask labels = pseudo_labels(rgb, scores, options_);
+    fs::path file = outputs(r)[0];
+    write_mask(file, labels, vocab_.palette);
+    Record out;
+    out[options_.out_field] = file.string();
+    return out;
+  }
+
+ private:
+  Vocabulary vocab_;
+  fs::path manifest_, out_dir_;
+  PseudoOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<ItemProcessor> make_pseudo_processor(const Vocabulary& vocab, const fs::path& manifest,
+                                                     const fs::path& out_dir, const PseudoOptions& options) {
+  if (!is_path_field(options.out_field))
+    throw UsageError("--out-field " + options.out_field + ": not a label-mask field (pseudo, ir_label, pred, refined)");
+  return std::make_unique<PseudoProcessor>(vocab, manifest, out_dir, options);
+}
+
+}  // namespace wsss::pseudo
