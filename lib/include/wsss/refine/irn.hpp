@@ -1,0 +1,148 @@
+#pragma once
+// IRN's inter-pixel relation network (jiwoon-ahn/irn net/resnet50_irn.py, edge
+// branch only), its training (step/train_irn.py) and the semantic random walk
+// stage (step/make_sem_seg_labels.py). The walk itself is the torch-free
+// random_walk_propagate (random_walk.hpp); this file holds the LibTorch parts.
+// docs/refinement.md ("IRN: irn-train and irn") explains each choice.
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "wsss/core/stage.hpp"
+#include "wsss/data/vocab.hpp"
+#include "wsss/io/manifest.hpp"
+#include "wsss/models/resnet.hpp"
+#include "wsss/refine/random_walk.hpp"
+
+namespace wsss::refine {
+
+namespace fs = std::filesystem;
+
+// Value of the wsss.model metadata key of a trained edge network.
+inline constexpr const char* kModelIrnEdge = "irn-edge";
+
+// The edge (class boundary) branch of IRN on a fully frozen ResNet: every stage
+// output goes through a 1x1 conv (no bias) to 32 channels, GroupNorm(4, 32) and
+// ReLU, deeper stages are upsampled (bilinear) to the stride-4 grid of layer1, the
+// 160 channels are concatenated and a 1x1 conv (with bias) gives one boundary
+// logit. Module names follow IRN (fc_edge1.0 = conv, fc_edge1.1 = GroupNorm, ...,
+// fc_edge6). The backbone runs without autograd and always in eval mode.
+class IrnEdgeNetImpl : public torch::nn::Module {
+ public:
+  explicit IrnEdgeNetImpl(models::ModelSpec spec);
+
+  // [B, 1, h, w] boundary logits on the stride-4 grid (h = (H-1)/4+1 for the
+  // IRN spec).
+  torch::Tensor forward(torch::Tensor x);
+  // The backbone stays in eval mode (frozen BatchNorm) whatever `on` says.
+  void train(bool on = true) override;
+  // Parameters of the edge layers (the only trainable ones).
+  std::vector<torch::Tensor> edge_parameters() const;
+
+  models::ResNet backbone{nullptr};
+  std::array<torch::nn::Sequential, 5> fc_edge{nullptr, nullptr, nullptr, nullptr, nullptr};
+  torch::nn::Conv2d fc_edge6{nullptr};
+
+ private:
+  std::array<std::int64_t, 5> upsample_factor_{};
+};
+TORCH_MODULE(IrnEdgeNet);
+
+// Loads an edge network written by irn-train: checks wsss.model, builds the
+// backbone from the file's spec, loads every tensor.
+IrnEdgeNet load_irn_edge_net(const fs::path& file);
+
+// IRN's inference edge map: sigmoid(edge[0]/2 + edge[1].flip/2) of the image and
+// its horizontal flip (batch [2, 3, H, W], already normalised), cropped to the
+// stride-4 grid ((H-1)/4+1) x ((W-1)/4+1). Returns [h, w] on the CPU. Not padded to
+// 512 (ReCAM's change, so that images larger than the crop work).
+torch::Tensor irn_edge_map(IrnEdgeNet& net, const torch::Tensor& image_and_flip, const torch::Device& device);
+
+// The IR label (0 = background, 1..K classes, 255 = unsure) sampled to a grid of
+// out_h x out_w with PIL's nearest rule (source = floor((i + 0.5) * in / out)), which
+// is IRN's pil_rescale(label, 0.25, order 0) for a 512 crop.
+std::vector<std::uint8_t> reduce_labels_nearest(const std::uint8_t* labels, int height, int width, int out_h,
+                                                int out_w);
+
+// Pair masks of IRN's affinity labels, each [B, D, h, w] bool: for source pixel p
+// and direction d (target p + d inside the grid), both labels < 255 and
+//   bg_pos: equal and 0;  fg_pos: equal and > 0;  neg: different.
+struct AffinityLabels {
+  torch::Tensor bg_pos, fg_pos, neg;
+};
+// labels: [B, h, w] integer tensor.
+AffinityLabels affinity_labels(const torch::Tensor& labels, const std::vector<GridOffset>& directions);
+
+// aff[b, d, y, x] = 1 - max of `boundary` over random_walk_path(directions[d])
+// from (y, x); boundary is [B, h, w] in [0, 1]. Pairs whose target leaves the grid
+// get 0 (IRN's 1.0 padding); mask them out. The gradient flows to the path pixel
+// holding the maximum (the first one in path order on ties).
+torch::Tensor path_max_affinity(const torch::Tensor& boundary, const std::vector<GridOffset>& directions);
+
+// IRN's affinity loss: pos = -log(aff + 1e-5) and neg = -log(1 + 1e-5 - aff), each
+// averaged over its mask as sum(mask * loss) / (sum(mask) + 1e-5);
+// total = (bg_pos / 2 + fg_pos / 2 + neg) / 2.
+struct AffinityLoss {
+  torch::Tensor total, bg_pos, fg_pos, neg;
+};
+AffinityLoss affinity_loss(const torch::Tensor& affinity, const AffinityLabels& labels);
+
+struct IrnTrainOptions {
+  std::string init;         // backbone weights: torchvision names or a CAM classifier ("backbone.")
+  std::string arch;         // empty: the init file's spec, else resnet50
+  int base_width = 0;       // 0: the init file's spec, else 64
+  double scale_min = 0.5, scale_max = 1.5;  // random rescale
+  int crop = 512;
+  int radius = 10;          // affinity pairs: IRN's 152 directions
+  int epochs = 3;
+  int stop_after = 0;       // stop after this many epochs, keep the checkpoint (0 = all)
+  int batch = 32;
+  double lr = 0.1;
+  double weight_decay = 1e-4;
+  double momentum = 1e-4;   // IRN's PolyOptimizer puts the weight decay in SGD's momentum slot
+  double poly_power = 0.9;
+  std::uint64_t seed = 0;
+  int loader_threads = 2;
+  std::string device = "cpu";
+  bool resume = false;
+  bool overwrite = false;
+
+  void validate() const;  // UsageError on a bad value
+  nlohmann::json to_json() const;
+};
+
+struct IrnTrainSummary {
+  int epochs_run = 0;
+  bool stopped = false;
+  double final_loss = 0;
+  double seconds = 0;
+};
+
+// Trains the edge layers on `train` (records need "image" and "ir_label") and
+// writes checkpoint.safetensors + checkpoint.state every epoch, and at the end
+// classes.json, meta.json and model.safetensors (last).
+IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const fs::path& out_dir,
+                          const IrnTrainOptions& options);
+
+struct IrnStageOptions {
+  RandomWalkParams walk;    // radius 5, beta 10, exp_times 8
+  bool edges = false;       // also write OUT/edge/<id>.png
+  int walk_threads = 1;
+  std::string device = "cpu";
+};
+
+// make_sem_seg_labels per image without the background decision: writes
+// OUT/refined/<id>.npy ([k, H, W] float32, divided by the global max) and adds
+// "refined" and "refined_classes" (and "edge"). Records need "image", "cam_lowres"
+// and "cam_classes".
+std::unique_ptr<ItemProcessor> make_irn_processor(const fs::path& model, const Vocabulary& vocab,
+                                                  const fs::path& manifest, const fs::path& out_dir,
+                                                  const IrnStageOptions& options);
+
+}  // namespace wsss::refine
