@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     app.add_flag("!--no-flip", options.flip, "Skip the horizontally flipped pass");
     app.add_flag("!--no-lowres", options.lowres, "Skip the stride-4 maps (cam_lowres, needed by the IRN random walk)");
     app.add_flag("--float16", options.float16, "Store score maps as float16 (half the disk)");
+    app.add_flag("--preview", options.preview, "Also write OUT_DIR/preview/<id>.jpg: the CAMs as heat maps over the image");
     app.add_option("--cam-classes", classes, "Classes to map: labels, pred (pred_labels) or all")
         ->check(CLI::IsMember({"labels", "pred", "all"}));
     cli::add_common_options(app, common, cli::kPerImage | cli::kDevice | cli::kClasses);

@@ -10,5 +10,7 @@ int main(int argc, char** argv) {
   return wsss::cli::run_tool(argc, argv, info, [](CLI::App& app, wsss::cli::Action& action) {
     app.require_subcommand(1);
     wsss_refine::add_crf(app, action);
+    wsss_refine::add_irn_train(app, action);
+    wsss_refine::add_irn(app, action);
   });
 }

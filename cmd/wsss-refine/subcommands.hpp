@@ -4,4 +4,6 @@
 
 namespace wsss_refine {
 void add_crf(CLI::App& app, wsss::cli::Action& action);
+void add_irn_train(CLI::App& app, wsss::cli::Action& action);
+void add_irn(CLI::App& app, wsss::cli::Action& action);
 }  // namespace wsss_refine

@@ -14,9 +14,10 @@ expect_exit 2 wsss-cam
 
 expect_exit 0 wsss-data synth d --count 24 --size 64x64 --seed 1 -j2
 expect_exit 0 wsss-data synth v --count 8 --size 64x64 --seed 2 -j2
-# Small settings so that each run takes a fraction of a second; momentum 0.9
+# Small settings so that each run takes a fraction of a second (-j1: OpenMP
+# threads spin badly on tiny tensors when the machine is busy); momentum 0.9
 # makes the optimiser state matter for the resume check.
-TRAIN=(wsss-classify train -j2 --arch resnet18 --width 8 --frozen-stages 0 --train-bn --resize-long 48:80
+TRAIN=(wsss-classify train -j1 --arch resnet18 --width 8 --frozen-stages 0 --train-bn --resize-long 48:80
        --crop 64 --batch 4 --lr 0.05 --momentum 0.9)
 
 # --- train: outputs and validation metrics
@@ -65,8 +66,9 @@ assert_summary
   || { cat pred/manifest.jsonl; fail "predict: not 6 scores and pred_labels on every record"; }
 expect_exit 0 wsss-classify predict -j1 --model cls/model.safetensors d/manifest.jsonl pred1
 cmp -s pred/manifest.jsonl pred1/manifest.jsonl || fail "predict -j1 and -j2 differ"
-# s000000 keeps its labels, s000001 loses them and gets the predicted ones.
-sed -e '2s/"labels":\[[0-9,]*\],//' d/manifest.jsonl > d/partial.jsonl
+# s000000 keeps its labels, s000001 loses them and gets the predicted ones;
+# s000002 has an empty label list (an image of background only).
+sed -e '2s/"labels":\[[0-9,]*\],//' -e '3s/"labels":\[[0-9,]*\]/"labels":[]/' d/manifest.jsonl > d/partial.jsonl
 assert_no_grep '"id":"s000001".*"labels"' d/partial.jsonl
 expect_exit 0 wsss-classify predict --set-labels --model cls/model.safetensors d/partial.jsonl setl
 first_labels=$(head -n 1 d/manifest.jsonl | grep -o '"labels":\[[0-9,]*\]')
@@ -144,6 +146,10 @@ expect_exit 0 wsss-cam --max-failed 1 --model cls/model.safetensors d/partial.js
 assert_grep 'done 23, skipped 0, failed 1 of 24' "$T/err"
 assert_no_grep '"id":"s000001"' nolab1/manifest.jsonl
 assert_grep '^s000001	' nolab1/failed.txt
+# No labels at all: empty [0,H,W] maps, no network pass needed.
+assert_grep '"id":"s000002",.*"cam_classes":\[\]' nolab1/manifest.jsonl
+head -c 128 nolab1/cam/s000002.npy | tr -d '\0' | grep -q "'shape': (0, 64, 64)" || fail "empty labels: not [0,64,64]"
+head -c 128 nolab1/cam_lowres/s000002.npy | tr -d '\0' | grep -q "'shape': (0, 16, 16)" || fail "empty labels: low-res not [0,16,16]"
 expect_exit 1 "${TRAIN[@]}" --epochs 1 d/partial.jsonl trainlab
 assert_grep "d/partial.jsonl: item 's000001': no \"labels\"" "$T/err"
 [ -e trainlab/model.safetensors ] && fail "training without labels wrote a model"

@@ -8,6 +8,8 @@
 #include "wsss/io/image.hpp"
 #include "wsss/io/npy.hpp"
 
+#include <opencv2/imgproc.hpp>
+
 namespace wsss::cam {
 
 namespace F = torch::nn::functional;
@@ -36,6 +38,12 @@ CamResult make_cam(const std::vector<torch::Tensor>& inputs, int height, int wid
   torch::NoGradGuard no_grad;
   std::vector<int64_t> strided = {(height - 1) / 4 + 1, (width - 1) / 4 + 1};
   std::vector<int64_t> strided_up = {(height + 15) / 16 * 16, (width + 15) / 16 * 16};
+  if (class_index.empty()) {  // nothing to map; interpolation refuses 0-channel tensors
+    CamResult none;
+    none.high_res = torch::zeros({0, height, width});
+    if (options.lowres) none.low_res = torch::zeros({0, strided[0], strided[1]});
+    return none;
+  }
   torch::Tensor index = torch::tensor(class_index, torch::kLong).to(device);
   torch::Tensor high, low;
   for (const torch::Tensor& batch : inputs) {
@@ -74,6 +82,26 @@ namespace wsss::cam {
 
 namespace {
 
+// The image, then one panel per class: the CAM as a JET heat map blended over
+// the image, with the class name written on it.
+cv::Mat cam_preview(const cv::Mat& rgb, const torch::Tensor& cams, const std::vector<int>& classes,
+                    const Vocabulary& vocab) {
+  std::vector<cv::Mat> panels = {rgb};
+  for (std::size_t c = 0; c < classes.size(); ++c) {
+    torch::Tensor u8 = (cams[std::int64_t(c)].clamp(0, 1) * 255).round().to(torch::kUInt8).contiguous();
+    cv::Mat gray(rgb.rows, rgb.cols, CV_8UC1, u8.data_ptr<std::uint8_t>()), heat, blended;
+    cv::applyColorMap(gray, heat, cv::COLORMAP_JET);
+    cv::cvtColor(heat, heat, cv::COLOR_BGR2RGB);
+    cv::addWeighted(rgb, 0.5, heat, 0.5, 0, blended);
+    cv::putText(blended, vocab.classes[std::size_t(classes[c])], {4, 14}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
+                cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+    panels.push_back(blended);
+  }
+  cv::Mat out;
+  cv::hconcat(panels, out);
+  return out;
+}
+
 class CamProcessor : public ItemProcessor {
  public:
   CamProcessor(const fs::path& model, const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
@@ -89,11 +117,14 @@ class CamProcessor : public ItemProcessor {
   std::vector<fs::path> outputs(const Record& r) const override {
     std::vector<fs::path> files = {item_file(out_dir_, "cam", record_id(r), ".npy")};
     if (options_.lowres) files.push_back(item_file(out_dir_, "cam_lowres", record_id(r), ".npy"));
+    if (options_.preview) files.push_back(item_file(out_dir_, "preview", record_id(r), ".jpg"));
     return files;
   }
   std::vector<std::string> fields() const override {
-    if (options_.lowres) return {"cam", "cam_classes", "cam_lowres"};
-    return {"cam", "cam_classes"};
+    std::vector<std::string> f = {"cam", "cam_classes"};
+    if (options_.lowres) f.push_back("cam_lowres");
+    if (options_.preview) f.push_back("preview");
+    return f;
   }
 
   Record process(const Record& r, std::uint64_t) override {
@@ -102,11 +133,14 @@ class CamProcessor : public ItemProcessor {
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     // Decoding and resizing overlap the other workers' forward passes.
     std::vector<torch::Tensor> inputs;
-    for (double s : options_.scales) inputs.push_back(scale_batch(rgb, s, options_.flip));
+    if (!classes.empty())
+      for (double s : options_.scales) inputs.push_back(scale_batch(rgb, s, options_.flip));
     std::vector<std::int64_t> index;
     for (int c : classes) index.push_back(c - 1);
     CamResult cams;
-    {
+    // An image with no class to map needs no network pass (and a 0-channel map
+    // cannot be interpolated).
+    if (!classes.empty()) {
       // On the CPU every worker runs its own single-threaded forward; a GPU
       // takes one image at a time while the other workers prepare the next.
       std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
@@ -134,6 +168,10 @@ class CamProcessor : public ItemProcessor {
     out["cam"] = files[0].string();
     out["cam_classes"] = classes;
     if (options_.lowres) out["cam_lowres"] = files[1].string();
+    if (options_.preview) {
+      write_image_rgb(files.back(), cam_preview(rgb, cams.high_res, classes, vocab_));
+      out["preview"] = files.back().string();
+    }
     return out;
   }
 

@@ -87,6 +87,7 @@ struct CamStageOptions {
   bool flip = true;
   bool lowres = true;
   bool float16 = false;
+  bool preview = false;  // also OUT/preview/<id>.jpg: each class's CAM over the image
   CamClassSource classes = CamClassSource::Labels;
   std::string device = "cpu";
 };
