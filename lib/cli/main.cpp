@@ -71,7 +71,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
     log::error(e.what());
     return kExitUsage;
   } catch (const std::exception& e) {
-    log::error(e.what());
+    log::error(first_line(e.what()));
     code = kExitFailure;
   }
   // Results go to stdout: make sure they all got there (samtools' rule).

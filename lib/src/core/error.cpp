@@ -11,4 +11,9 @@ InputError::InputError(const std::filesystem::path& file, long line, const std::
 OutputExistsError::OutputExistsError(const std::filesystem::path& file)
     : Error(file.string() + ": output exists (use --overwrite to replace or --skip-existing to resume)") {}
 
+std::string first_line(const std::string& message) {
+  std::size_t end = message.find('\n');
+  return end == std::string::npos ? message : message.substr(0, end);
+}
+
 }  // namespace wsss

@@ -165,8 +165,8 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
       std::lock_guard<std::mutex> lock(journal_mutex);
       journal << text << std::flush;
     } catch (const std::exception& e) {
-      errors[i] = e.what();
-      log::warn("item '", id, "' failed: ", e.what());
+      errors[i] = first_line(e.what());
+      log::warn("item '", id, "' failed: ", errors[i]);
     }
     progress.add();
   });

@@ -1,5 +1,10 @@
 #include "wsss/models/weights.hpp"
 
+#include <algorithm>
+
+#include "wsss/io/atomic_file.hpp"
+#include "wsss/models/checkpoint.hpp"
+
 #include <cstring>
 #include <set>
 
@@ -211,6 +216,49 @@ ModelSpec read_backbone_spec(const fs::path& file) {
   } catch (const std::exception& e) {
     throw InputError(file, std::string("bad metadata: ") + e.what());
   }
+}
+
+void save_resume_state(torch::optim::Optimizer& optimizer, std::int64_t progress, const fs::path& file) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.write("progress", torch::tensor(progress));
+  AtomicFile out(file);
+  archive.save_to(out.temporary().string());
+  out.commit();
+}
+
+std::int64_t load_resume_state(torch::optim::Optimizer& optimizer, const fs::path& file) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(file.string());
+    optimizer.load(archive);
+    torch::Tensor progress;
+    archive.read("progress", progress);
+    return progress.item<std::int64_t>();
+  } catch (const c10::Error& e) {
+    throw InputError(file, std::string("unreadable resume state: ") + e.what_without_backtrace());
+  }
+}
+
+void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current,
+                          const std::vector<std::string>& ignored) {
+  auto meta = read_weight_metadata(checkpoint);
+  auto stored = meta.find(kMetaTrainingOptions);
+  if (stored == meta.end()) throw InputError(checkpoint, "no training options in the metadata; cannot resume");
+  nlohmann::json saved = nlohmann::json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
+  if (!saved.is_object()) throw InputError(checkpoint, "malformed training options in the metadata");
+  std::string differences;
+  for (const auto& item : current.items()) {
+    const std::string& key = item.key();
+    if (std::find(ignored.begin(), ignored.end(), key) != ignored.end()) continue;
+    if (saved.contains(key) && saved[key] == item.value()) continue;
+    if (!differences.empty()) differences += ", ";
+    differences += key + " " + item.value().dump() + " here, " + (saved.contains(key) ? saved[key].dump() : "none") +
+                   " in the checkpoint";
+  }
+  if (!differences.empty())
+    throw Error(checkpoint.string() + ": --resume with other training options (" + differences +
+                "); resume with the same options or restart with --overwrite");
 }
 
 }  // namespace wsss::models

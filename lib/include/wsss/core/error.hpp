@@ -35,4 +35,7 @@ struct OutputExistsError : Error {
   explicit OutputExistsError(const std::filesystem::path& file);
 };
 
+// Errors are reported on one line; some libraries (LibTorch) append a backtrace.
+std::string first_line(const std::string& message);
+
 }  // namespace wsss

@@ -1,0 +1,30 @@
+#pragma once
+// Resume state shared by every training loop: the optimiser's buffers and how far
+// training got, saved beside the checkpoint weights; and the check that a resumed
+// run continues the same schedule.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace wsss::models {
+
+namespace fs = std::filesystem;
+
+// Writes the optimiser state and `progress` (epochs or iterations done) atomically.
+void save_resume_state(torch::optim::Optimizer& optimizer, std::int64_t progress, const fs::path& file);
+// Restores the optimiser state and returns the progress; InputError naming the file if unreadable.
+std::int64_t load_resume_state(torch::optim::Optimizer& optimizer, const fs::path& file);
+
+// A resumed run must continue the same schedule (poly decay over the whole run,
+// data order from the seed), else it would give a model no uninterrupted run
+// gives. Compares `current` with the training options stored in the checkpoint's
+// metadata and throws Error listing the differences. Options that do not shape
+// the schedule (e.g. the initial weights, which the checkpoint replaces) go in `ignored`.
+void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current,
+                          const std::vector<std::string>& ignored = {"init"});
+
+}  // namespace wsss::models
