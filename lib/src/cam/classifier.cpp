@@ -78,6 +78,7 @@ void check_resume_options(const fs::path& checkpoint, const nlohmann::json& curr
   std::string differences;
   for (const auto& item : current.items()) {
     const std::string& key = item.key();
+    if (key == "init") continue;  // the checkpoint's weights replace the initial ones
     if (saved.contains(key) && saved[key] == item.value()) continue;
     if (!differences.empty()) differences += ", ";
     differences += key + " " + item.value().dump() + " here, " + (saved.contains(key) ? saved[key].dump() : "none") +
@@ -162,7 +163,7 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
   models::CamNet net(spec, k);
   net->frozen_stages = o.frozen_stages;
   net->backbone->set_frozen_batchnorm(o.freeze_bn);
-  if (!o.init.empty()) {
+  if (!o.init.empty() && !o.resume) {
     models::LoadOptions load;
     load.prefix = "backbone.";
     load.expected_spec = &spec;
