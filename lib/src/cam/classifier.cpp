@@ -22,6 +22,7 @@
 #include "wsss/io/image.hpp"
 #include "wsss/io/meta.hpp"
 #include "wsss/models/cam_net.hpp"
+#include "wsss/models/checkpoint.hpp"
 #include "wsss/models/weights.hpp"
 
 namespace wsss::cam {
@@ -41,52 +42,6 @@ torch::Tensor multi_hot(const std::vector<int>& labels, int k) {
   torch::Tensor t = torch::zeros({k});
   for (int c : labels) t[c - 1] = 1.0f;
   return t;
-}
-
-// Resume state beside the checkpoint weights: optimiser buffers and the epoch.
-void save_state(torch::optim::Optimizer& optimizer, int epochs_done, const fs::path& file) {
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.write("epochs_done", torch::tensor(std::int64_t(epochs_done)));
-  AtomicFile out(file);
-  archive.save_to(out.temporary().string());
-  out.commit();
-}
-
-int load_state(torch::optim::Optimizer& optimizer, const fs::path& file) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(file.string());
-    optimizer.load(archive);
-    torch::Tensor epochs;
-    archive.read("epochs_done", epochs);
-    return int(epochs.item<std::int64_t>());
-  } catch (const c10::Error& e) {
-    throw InputError(file, std::string("unreadable resume state: ") + e.what_without_backtrace());
-  }
-}
-
-// A resumed run must continue the same schedule: the poly decay spans all
-// epochs and the data order depends on the seed, so any other option would give
-// a model that no uninterrupted run gives.
-void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current) {
-  auto meta = models::read_weight_metadata(checkpoint);
-  auto stored = meta.find(models::kMetaTrainingOptions);
-  if (stored == meta.end()) throw InputError(checkpoint, "no training options in the metadata; cannot resume");
-  nlohmann::json saved = nlohmann::json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
-  if (!saved.is_object()) throw InputError(checkpoint, "malformed training options in the metadata");
-  std::string differences;
-  for (const auto& item : current.items()) {
-    const std::string& key = item.key();
-    if (key == "init") continue;  // the checkpoint's weights replace the initial ones
-    if (saved.contains(key) && saved[key] == item.value()) continue;
-    if (!differences.empty()) differences += ", ";
-    differences += key + " " + item.value().dump() + " here, " + (saved.contains(key) ? saved[key].dump() : "none") +
-                   " in the checkpoint";
-  }
-  if (!differences.empty())
-    throw Error(checkpoint.string() + ": --resume with other training options (" + differences +
-                "); resume with the same options or restart with --overwrite");
 }
 
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
@@ -192,11 +147,11 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
 
   int start_epoch = 0;
   if (o.resume) {
-    check_resume_options(ckpt_file, o.to_json());
+    models::check_resume_options(ckpt_file, o.to_json());
     models::LoadOptions load;
     load.expected_spec = &spec;
     models::load_weights(*net, ckpt_file, load);
-    start_epoch = load_state(optimizer, state_file);
+    start_epoch = int(models::load_resume_state(optimizer, state_file));
     log::info("resuming after epoch ", start_epoch, " of ", o.epochs);
   }
   const std::size_t max_step = steps_per_epoch * std::size_t(o.epochs);
@@ -255,7 +210,7 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
     auto metadata = models::make_metadata(spec, {vocab.classes.begin() + 1, vocab.classes.end()}, o.to_json());
     metadata[models::kMetaModel] = models::kModelCamClassifier;
     models::save_weights(*net, ckpt_file, metadata);
-    save_state(optimizer, epoch + 1, state_file);
+    models::save_resume_state(optimizer, epoch + 1, state_file);
   }
   if (std::max(start_epoch, last_epoch) < o.epochs) {
     log::info("stopped after epoch ", std::max(start_epoch, last_epoch), " of ", o.epochs,

@@ -23,6 +23,7 @@
 #include "wsss/io/meta.hpp"
 #include "wsss/io/png.hpp"
 #include "wsss/models/cam_net.hpp"
+#include "wsss/models/checkpoint.hpp"
 #include "wsss/models/weights.hpp"
 #include "wsss/pseudo/pseudo.hpp"
 
@@ -178,49 +179,6 @@ std::mt19937_64 sample_rng(std::uint64_t seed, std::uint64_t n) {
 // ---------------------------------------------------------------------------
 // Checkpoints
 
-void save_state(torch::optim::Optimizer& optimizer, int iterations_done, const fs::path& file) {
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.write("iterations_done", torch::tensor(std::int64_t(iterations_done)));
-  AtomicFile out(file);
-  archive.save_to(out.temporary().string());
-  out.commit();
-}
-
-int load_state(torch::optim::Optimizer& optimizer, const fs::path& file) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(file.string());
-    optimizer.load(archive);
-    torch::Tensor done;
-    archive.read("iterations_done", done);
-    return int(done.item<std::int64_t>());
-  } catch (const c10::Error& e) {
-    throw InputError(file, std::string("unreadable resume state: ") + e.what_without_backtrace());
-  }
-}
-
-// A resumed run must continue the same schedule on the same data, or it would
-// give a model that no uninterrupted run gives.
-void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current) {
-  auto meta = models::read_weight_metadata(checkpoint);
-  auto stored = meta.find(models::kMetaTrainingOptions);
-  if (stored == meta.end()) throw InputError(checkpoint, "no training options in the metadata; cannot resume");
-  nlohmann::json saved = nlohmann::json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
-  if (!saved.is_object()) throw InputError(checkpoint, "malformed training options in the metadata");
-  std::string differences;
-  for (const auto& item : current.items()) {
-    const std::string& key = item.key();
-    if (saved.contains(key) && saved[key] == item.value()) continue;
-    if (!differences.empty()) differences += ", ";
-    differences += key + " " + item.value().dump() + " here, " + (saved.contains(key) ? saved[key].dump() : "none") +
-                   " in the checkpoint";
-  }
-  if (!differences.empty())
-    throw Error(checkpoint.string() + ": --resume with other training options (" + differences +
-                "); resume with the same options or restart with --overwrite");
-}
-
 std::map<std::string, std::string> model_metadata(const DeepLabV2Impl& net, const Vocabulary& vocab,
                                                   const SegTrainOptions& o) {
   auto meta = models::make_metadata(net.backbone->spec(), vocab.classes, o.to_json());
@@ -353,11 +311,11 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
 
   int start = 0;
   if (o.resume) {
-    check_resume_options(ckpt_file, o.to_json());
+    models::check_resume_options(ckpt_file, o.to_json(), /*ignored=*/{});
     models::LoadOptions load;
     load.expected_spec = &spec;
     models::load_weights(*net, ckpt_file, load);
-    start = load_state(optimizer, state_file);
+    start = int(models::load_resume_state(optimizer, state_file));
     if (start < 0 || start > o.iters) throw InputError(state_file, "iteration " + std::to_string(start) + " out of range");
     log::info("resuming after iteration ", start, " of ", o.iters);
   }
@@ -393,7 +351,7 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
   };
   auto checkpoint = [&](int done) {
     models::save_weights(*net, ckpt_file, model_metadata(*net, vocab, o));
-    save_state(optimizer, done, state_file);
+    models::save_resume_state(optimizer, done, state_file);
   };
   net->train();
   Progress progress("train", std::size_t(last - start), "it");
