@@ -91,7 +91,7 @@ int forward(int argc, char** argv) {
     std::vector<std::thread> pool;
     for (int w = 0; w < threads; ++w)
       pool.emplace_back([&] {
-        cam::use_single_threaded_torch();
+        models::use_single_threaded_torch();
         while (next.fetch_add(1) < count) one_image();
       });
     for (auto& t : pool) t.join();

@@ -36,7 +36,7 @@ void add_irn_train(CLI::App& app, cli::Action& action) {
   sub->add_option("--batch", o.batch, "Batch size");
   sub->add_option("--lr", o.lr, "Learning rate of the edge layers (poly decay)");
   sub->add_option("--weight-decay", o.weight_decay, "Weight decay");
-  sub->add_option("--momentum", o.momentum, "SGD momentum (IRN's effective value is 1e-4; see docs/classify.md)");
+  sub->add_option("--momentum", o.momentum, "SGD momentum (IRN's effective 1e-4: its PolyOptimizer passes the weight decay as momentum)");
   sub->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power");
   sub->add_option("--loader-threads", o.loader_threads, "Background image-loading threads");
   sub->add_flag("--resume", o.resume, "Continue from OUT_DIR/checkpoint.* (same options as the first run)");

@@ -225,6 +225,14 @@ TEST_CASE("IRN edge map: flip-averaged, in [0,1], saved and loaded with its kind
     logits = net->forward(pair).select(1, 0);
   }
   REQUIRE(torch::allclose(e, torch::sigmoid(logits[0] / 2 + logits[1].flip({1}) / 2)));
+  // Byte-identical whatever the intra-op thread count (the stage's -j).
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  torch::Tensor e1 = irn_edge_map(net, pair, torch::kCPU);
+  torch::set_num_threads(3);
+  torch::Tensor e3 = irn_edge_map(net, pair, torch::kCPU);
+  torch::set_num_threads(threads);
+  REQUIRE(torch::equal(e1, e3));
 
   auto meta = models::make_metadata(tiny_spec());
   meta[models::kMetaModel] = kModelIrnEdge;

@@ -14,16 +14,6 @@ namespace wsss::cam {
 
 namespace F = torch::nn::functional;
 
-void use_single_threaded_torch() {
-  thread_local bool done = false;
-  if (done) return;
-  static std::mutex mu;  // at::set_num_threads also resizes shared pools
-  std::lock_guard<std::mutex> lock(mu);
-  at::set_num_threads(1);
-  at::globalContext().setFlushDenormal(true);
-  done = true;
-}
-
 torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm) {
   cv::Mat scaled = scale == 1.0 ? rgb : resize_image(rgb, scaled_size(rgb.size(), scale));
   ChwImage chw = normalize(scaled, norm);
@@ -128,7 +118,7 @@ class CamProcessor : public ItemProcessor {
   }
 
   Record process(const Record& r, std::uint64_t) override {
-    use_single_threaded_torch();
+    models::use_single_threaded_torch();
     std::vector<int> classes = image_classes(r);
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     // Decoding and resizing overlap the other workers' forward passes.

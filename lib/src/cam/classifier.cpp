@@ -271,12 +271,12 @@ class PredictProcessor : public ItemProcessor {
   std::vector<fs::path> outputs(const Record&) const override { return {}; }
   std::vector<std::string> fields() const override { return {"scores", "pred_labels"}; }
   Record process(const Record& r, std::uint64_t) override {
-    use_single_threaded_torch();
+    models::use_single_threaded_torch();
     torch::Tensor x = image_batch(record_path(r, "image", manifest_));
     torch::Tensor p;
     {
       // On the CPU every worker runs its own single-threaded forward (see
-      // use_single_threaded_torch); a GPU takes one image at a time.
+      // models::use_single_threaded_torch); a GPU takes one image at a time.
       std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
       if (!device_.is_cpu()) lock.lock();
       torch::NoGradGuard no_grad;

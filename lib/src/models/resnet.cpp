@@ -1,5 +1,7 @@
 #include "wsss/models/resnet.hpp"
 
+#include <mutex>
+
 #include "wsss/core/error.hpp"
 #include "wsss/core/parallel.hpp"
 
@@ -255,6 +257,16 @@ void set_torch_threads(int threads) {
   // Trained weights and activations can drift into denormal floats, which are
   // 10-100x slower on x86; flushing them to zero changes results by < 1e-38.
   at::globalContext().setFlushDenormal(true);
+}
+
+void use_single_threaded_torch() {
+  thread_local bool done = false;
+  if (done) return;
+  static std::mutex mu;  // at::set_num_threads also resizes shared pools
+  std::lock_guard<std::mutex> lock(mu);
+  at::set_num_threads(1);
+  at::globalContext().setFlushDenormal(true);
+  done = true;
 }
 
 }  // namespace wsss::models

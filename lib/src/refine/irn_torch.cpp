@@ -19,6 +19,7 @@
 #include "wsss/io/npy.hpp"
 #include "wsss/io/png.hpp"
 #include "wsss/models/cam_net.hpp"
+#include "wsss/models/checkpoint.hpp"
 #include "wsss/models/weights.hpp"
 #include "wsss/refine/irn.hpp"
 
@@ -73,7 +74,9 @@ std::vector<torch::Tensor> IrnEdgeNetImpl::edge_parameters() const {
   return out;
 }
 
-torch::Tensor IrnEdgeNetImpl::forward(torch::Tensor x) {
+torch::Tensor IrnEdgeNetImpl::forward(torch::Tensor x) { return fc_edge6->forward(features(x)); }
+
+torch::Tensor IrnEdgeNetImpl::features(torch::Tensor x) {
   // IRN detaches every stage: running the backbone without autograd is the same
   // and keeps no activations for a backward pass.
   std::array<torch::Tensor, 5> stages;
@@ -97,7 +100,7 @@ torch::Tensor IrnEdgeNetImpl::forward(torch::Tensor x) {
       throw Error("IRN edge network: stage " + std::to_string(i + 1) + " output is smaller than the stride-4 grid");
     edges.push_back(e.slice(2, 0, gh).slice(3, 0, gw));
   }
-  return fc_edge6->forward(torch::cat(edges, 1));
+  return torch::cat(edges, 1);
 }
 
 IrnEdgeNet load_irn_edge_net(const fs::path& file) {
@@ -118,15 +121,40 @@ IrnEdgeNet load_irn_edge_net(const fs::path& file) {
 
 torch::Tensor irn_edge_map(IrnEdgeNet& net, const torch::Tensor& image_and_flip, const torch::Device& device) {
   torch::NoGradGuard no_grad;
+  const std::int64_t batch = image_and_flip.size(0);
   const std::int64_t height = image_and_flip.size(2), width = image_and_flip.size(3);
   const std::int64_t gh = (height - 1) / 4 + 1, gw = (width - 1) / 4 + 1;
-  torch::Tensor logits = net->forward(image_and_flip.to(device)).to(torch::kCPU);
-  if (logits.size(2) < gh || logits.size(3) < gw)
-    throw Error("IRN edge network: output grid " + std::to_string(logits.size(2)) + "x" +
-                std::to_string(logits.size(3)) + " is smaller than the stride-4 grid of the image");
-  torch::Tensor e = logits.index({torch::indexing::Slice(), 0});
-  torch::Tensor merged = e.size(0) > 1 ? e[0] / 2 + e[1].flip({1}) / 2 : e[0];
-  return torch::sigmoid(merged).slice(0, 0, gh).slice(1, 0, gw).contiguous();
+  torch::Tensor features = net->features(image_and_flip.to(device)).to(torch::kCPU).contiguous();
+  const std::int64_t channels = features.size(1), fh = features.size(2), fw = features.size(3);
+  if (fh < gh || fw < gw)
+    throw Error("IRN edge network: output grid " + std::to_string(fh) + "x" + std::to_string(fw) +
+                " is smaller than the stride-4 grid of the image");
+  // fc_edge6 and the sigmoid as plain loops in a fixed order: ATen's 1x1
+  // convolution with a single output channel gives last-bit differences between
+  // intra-op thread counts, and the stage must be byte-identical for any -j.
+  torch::Tensor weight = net->fc_edge6->weight.detach().to(torch::kCPU).contiguous();
+  torch::Tensor bias = net->fc_edge6->bias.detach().to(torch::kCPU);
+  const float* w = weight.data_ptr<float>();
+  const float b = bias.item<float>();
+  const float* f = features.data_ptr<float>();
+  const std::size_t plane = std::size_t(fh) * fw;
+  std::vector<float> logits(std::size_t(batch) * plane, b);
+  for (std::int64_t n = 0; n < batch; ++n)
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const float* src = f + (std::size_t(n) * channels + c) * plane;
+      float* dst = logits.data() + std::size_t(n) * plane;
+      for (std::size_t p = 0; p < plane; ++p) dst[p] += w[c] * src[p];
+    }
+  torch::Tensor edge = torch::empty({gh, gw}, torch::kFloat32);
+  float* out = edge.data_ptr<float>();
+  for (std::int64_t y = 0; y < gh; ++y)
+    for (std::int64_t x = 0; x < gw; ++x) {
+      float v = logits[std::size_t(y) * fw + x];
+      // IRN: edge[0]/2 + edge[1].flip(-1)/2 over the full output width.
+      if (batch > 1) v = v / 2 + logits[plane + std::size_t(y) * fw + (fw - 1 - x)] / 2;
+      out[y * gw + x] = 1.0f / (1.0f + std::exp(-v));
+    }
+  return edge;
 }
 
 // ---------------------------------------------------------------------------
@@ -256,48 +284,6 @@ struct Batch {
   torch::Tensor images, labels;  // [B, 3, c, c] float, [B, g, g] uint8
 };
 
-void save_state(torch::optim::Optimizer& optimizer, int epochs_done, const fs::path& file) {
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.write("epochs_done", torch::tensor(std::int64_t(epochs_done)));
-  AtomicFile out(file);
-  archive.save_to(out.temporary().string());
-  out.commit();
-}
-
-int load_state(torch::optim::Optimizer& optimizer, const fs::path& file) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(file.string());
-    optimizer.load(archive);
-    torch::Tensor epochs;
-    archive.read("epochs_done", epochs);
-    return int(epochs.item<std::int64_t>());
-  } catch (const c10::Error& e) {
-    throw InputError(file, std::string("unreadable resume state: ") + e.what_without_backtrace());
-  }
-}
-
-// A resumed run must continue the same schedule (poly decay over all epochs, data
-// order from the seed), otherwise it would give a model no uninterrupted run gives.
-void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current) {
-  auto meta = models::read_weight_metadata(checkpoint);
-  auto stored = meta.find(models::kMetaTrainingOptions);
-  if (stored == meta.end()) throw InputError(checkpoint, "no training options in the metadata; cannot resume");
-  nlohmann::json saved = nlohmann::json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
-  if (!saved.is_object()) throw InputError(checkpoint, "malformed training options in the metadata");
-  std::string differences;
-  for (const auto& item : current.items()) {
-    if (saved.contains(item.key()) && saved[item.key()] == item.value()) continue;
-    if (!differences.empty()) differences += ", ";
-    differences += item.key() + " " + item.value().dump() + " here, " +
-                   (saved.contains(item.key()) ? saved[item.key()].dump() : "none") + " in the checkpoint";
-  }
-  if (!differences.empty())
-    throw Error(checkpoint.string() + ": --resume with other training options (" + differences +
-                "); resume with the same options or restart with --overwrite");
-}
-
 // The backbone spec: the init file's when it has one (a CAM classifier), else the
 // options' (torchvision files carry no spec), IRN's ResNet-50 by default.
 models::ModelSpec backbone_spec(const IrnTrainOptions& o) {
@@ -395,6 +381,7 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
                           const IrnTrainOptions& o) {
   o.validate();
   auto start_time = std::chrono::steady_clock::now();
+  const models::ModelSpec spec = backbone_spec(o);
   fs::path model_file = out_dir / "model.safetensors";
   fs::path ckpt_file = out_dir / "checkpoint.safetensors";
   fs::path state_file = out_dir / "checkpoint.state";
@@ -415,7 +402,6 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
 
   torch::manual_seed(o.seed);
   torch::Device device = models::resolve_device(o.device);
-  const models::ModelSpec spec = backbone_spec(o);
   IrnEdgeNet net(spec);
   {
     // A torchvision file loads without the prefix, a CAM classifier with it.
@@ -432,11 +418,11 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
                               SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   int start_epoch = 0;
   if (o.resume) {
-    check_resume_options(ckpt_file, o.to_json());
+    models::check_resume_options(ckpt_file, o.to_json(), /*ignored=*/{});
     models::LoadOptions load;
     load.expected_spec = &spec;
     models::load_weights(*net, ckpt_file, load);
-    start_epoch = load_state(optimizer, state_file);
+    start_epoch = int(models::load_resume_state(optimizer, state_file));
     log::info("resuming after epoch ", start_epoch, " of ", o.epochs);
   }
   const std::size_t max_step = steps_per_epoch * std::size_t(o.epochs);
@@ -503,7 +489,7 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
     net->to(torch::kCPU);
     models::save_weights(*net, ckpt_file, metadata);
     net->to(device);
-    save_state(optimizer, epoch + 1, state_file);
+    models::save_resume_state(optimizer, epoch + 1, state_file);
   }
   if (std::max(start_epoch, last_epoch) < o.epochs) {
     log::info("stopped after epoch ", std::max(start_epoch, last_epoch), " of ", o.epochs,
@@ -550,6 +536,8 @@ class IrnProcessor : public ItemProcessor {
   }
 
   Record process(const Record& r, std::uint64_t) override {
+    // One single-threaded network per worker: byte-identical results for any -j.
+    models::use_single_threaded_torch();
     const std::string& id = record_id(r);
     const std::vector<int> classes = cam_classes(r);
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));

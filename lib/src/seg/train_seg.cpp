@@ -496,7 +496,7 @@ class SegPredictProcessor : public ItemProcessor {
   std::vector<fs::path> outputs(const Record& r) const override { return {item_file(out_dir_, "pred", record_id(r), ".png")}; }
   std::vector<std::string> fields() const override { return {"pred"}; }
   Record process(const Record& r, std::uint64_t) override {
-    cam::use_single_threaded_torch();
+    models::use_single_threaded_torch();
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     torch::Tensor logits;
     {

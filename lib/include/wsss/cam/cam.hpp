@@ -32,13 +32,6 @@ struct CamResult {
   torch::Tensor low_res;   // [k, (H-1)/4+1, (W-1)/4+1] float32, CPU (undefined unless lowres)
 };
 
-// Makes LibTorch on the calling thread single-threaded, with denormals flushed
-// to zero as set_torch_threads does on the main thread (both settings are per
-// thread). The per-image stages run one single-threaded network per worker
-// instead of one multi-threaded network: oneDNN's convolution results depend on
-// its thread count, so this keeps outputs byte-identical for any -j.
-void use_single_threaded_torch();
-
 // The network inputs for one scale: [2,3,h,w] (image and flip) or [1,3,h,w].
 torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm = {});
 

@@ -40,6 +40,8 @@ class IrnEdgeNetImpl : public torch::nn::Module {
   // [B, 1, h, w] boundary logits on the stride-4 grid (h = (H-1)/4+1 for the
   // IRN spec).
   torch::Tensor forward(torch::Tensor x);
+  // The 160-channel input of fc_edge6 (after the stage layers, upsampling, ReLU).
+  torch::Tensor features(torch::Tensor x);
   // The backbone stays in eval mode (frozen BatchNorm) whatever `on` says.
   void train(bool on = true) override;
   // Parameters of the edge layers (the only trainable ones).
