@@ -161,17 +161,14 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
   for (int epoch = start_epoch; epoch < last_epoch; ++epoch) {
     // The order and augmentation of an epoch depend only on (seed, epoch, id), so
     // a resumed run sees exactly the batches of an uninterrupted one.
-    std::vector<std::size_t> order(train.records.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 shuffle_rng(o.seed * 1000003ULL + std::uint64_t(epoch));
-    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    const std::vector<std::size_t> order = epoch_order(train.records.size(), o.seed, std::uint64_t(epoch));
     Prefetcher<Batch> loader(steps_per_epoch, o.loader_threads, 2 * std::size_t(o.loader_threads),
                              [&](std::size_t b) {
       std::vector<torch::Tensor> images, targets;
       for (int i = 0; i < o.batch; ++i) {
         std::size_t idx = order[b * std::size_t(o.batch) + std::size_t(i)];
         const Record& r = train.records[idx];
-        std::mt19937_64 rng(item_seed(o.seed + std::uint64_t(epoch) * 7919ULL, record_id(r)));
+        std::mt19937_64 rng = augmentation_rng(o.seed, std::uint64_t(epoch), record_id(r));
         cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", train.path)), o.resize_min,
                                          o.resize_max, rng);
         ChwImage chw = normalize(img);

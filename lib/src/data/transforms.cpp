@@ -1,8 +1,11 @@
 #include "wsss/data/transforms.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
+
+#include "wsss/core/stage.hpp"
 
 namespace wsss {
 
@@ -83,6 +86,18 @@ ChwImage random_crop(const ChwImage& image, int crop, float fill, std::mt19937_6
       std::copy(src, src + lx, out.plane(c) + std::size_t(dy + y) * crop + dx);
     }
   return out;
+}
+
+std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 1000003ULL + epoch);
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+std::mt19937_64 augmentation_rng(std::uint64_t seed, std::uint64_t epoch, const std::string& id) {
+  return std::mt19937_64(item_seed(seed + epoch * 7919ULL, id));
 }
 
 }  // namespace wsss

@@ -433,16 +433,13 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
   for (int epoch = start_epoch; epoch < last_epoch; ++epoch) {
     // Order and augmentation depend only on (seed, epoch, id): a resumed run sees
     // the batches of an uninterrupted one.
-    std::vector<std::size_t> order(train.records.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 shuffle_rng(o.seed * 1000003ULL + std::uint64_t(epoch));
-    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    const std::vector<std::size_t> order = epoch_order(train.records.size(), o.seed, std::uint64_t(epoch));
     Prefetcher<Batch> loader(steps_per_epoch, o.loader_threads, 2 * std::size_t(o.loader_threads),
                              [&](std::size_t b) {
       std::vector<torch::Tensor> images, labels;
       for (int i = 0; i < o.batch; ++i) {
         const Record& r = train.records[order[b * std::size_t(o.batch) + std::size_t(i)]];
-        std::mt19937_64 rng(item_seed(o.seed + std::uint64_t(epoch) * 7919ULL, record_id(r)));
+        std::mt19937_64 rng = augmentation_rng(o.seed, std::uint64_t(epoch), record_id(r));
         cv::Mat rgb = read_image_rgb(record_path(r, "image", train.path));
         cv::Mat label = read_ir_label(r, train.path, num_foreground, rgb.size());
         auto [image, reduced] = augment(rgb, label, o, rng);

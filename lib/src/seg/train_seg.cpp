@@ -152,11 +152,7 @@ class SampleOrder {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = std::find_if(cache_.begin(), cache_.end(), [&](const auto& e) { return e.first == epoch; });
     if (it == cache_.end()) {
-      std::vector<std::size_t> order(count_);
-      std::iota(order.begin(), order.end(), 0);
-      std::mt19937_64 rng(seed_ * 1000003ULL + epoch);
-      std::shuffle(order.begin(), order.end(), rng);
-      cache_.emplace_back(epoch, std::move(order));
+      cache_.emplace_back(epoch, epoch_order(count_, seed_, epoch));
       if (cache_.size() > 3) cache_.pop_front();
       it = std::prev(cache_.end());
     }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace wsss {
@@ -41,5 +42,13 @@ cv::Mat random_resize_long(const cv::Mat& rgb, int lo, int hi, std::mt19937_64& 
 // IRN random_crop: a crop x crop window; where the image is smaller, it is placed
 // at a random offset in a container filled with `fill` (0 after normalisation).
 ChwImage random_crop(const ChwImage& image, int crop, float fill, std::mt19937_64& rng);
+
+// Training data order and augmentation depend only on the seed, the epoch and the
+// image id, so a resumed run sees exactly the batches of an uninterrupted one and
+// the loader's thread timing cannot change them.
+// The visiting order of an epoch: a seeded shuffle of 0..n-1.
+std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::uint64_t epoch);
+// The random source of one image's augmentation in an epoch.
+std::mt19937_64 augmentation_rng(std::uint64_t seed, std::uint64_t epoch, const std::string& id);
 
 }  // namespace wsss
