@@ -25,7 +25,7 @@ stage() {
   fi
   local t0; t0=$(seconds)
   "$@"
-  TIME[$name]=$(printf "%.0fs" "$(echo "$(seconds) - $t0" | bc)")
+  TIME[$name]=$(awk -v a="$(seconds)" -v b="$t0" 'BEGIN { printf "%.0fs", a - b }')
 }
 
 step "synthetic data: 640 training and 160 validation images, 128x128"
@@ -60,7 +60,7 @@ stage pseudo-crf "$EXP/pseudo-crf/manifest.jsonl" wsss-pseudo -q -j "$J" --field
 step "IRN: IR labels, inter-pixel relation (edge) network, semantic random walk"
 # IRN's conf_fg/conf_bg (0.30/0.05) were tuned for VOC, whose best CAM threshold
 # is 0.15; the ReCAM author's rule (ReCAM#15) sets them to t_cam + 0.1 and t_cam - 0.1.
-fg=$(echo "$best + 0.10" | bc); bg=$(echo "$best - 0.10" | bc)
+fg=$(awk -v t="$best" 'BEGIN { printf "%.2f", t + 0.10 }'); bg=$(awk -v t="$best" 'BEGIN { printf "%.2f", t - 0.10 }')
 stage ir "$EXP/ir/manifest.jsonl" wsss-pseudo -q -j "$J" --ignore "irn:$fg:$bg" --crf irn --out-field ir_label \
   "$EXP/cam/manifest.jsonl" "$EXP/ir"
 # No ImageNet weights here: the edge network's frozen backbone is the CAM classifier's.
