@@ -100,9 +100,22 @@ ChannelScores with_background(const RecordScores& scores, const BackgroundRule& 
 
 namespace {
 
-// argmax per pixel over label-major channels; the first maximum wins, so the
-// background channel (0) wins ties, as np.argmax over [bg, cams] does.
-std::vector<std::uint8_t> argmax(const std::vector<float>& prob, int channels, std::size_t n) {
+void check_image(const cv::Mat& rgb, const ChannelScores& s) {
+  if (rgb.cols != s.width || rgb.rows != s.height)
+    throw Error("score map is " + std::to_string(s.width) + "x" + std::to_string(s.height) + " but the image is " +
+                std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows));
+}
+
+// Index labels (0..k) of channel scores, through the CRF when one is asked for.
+std::vector<std::uint8_t> index_labels(const cv::Mat& rgb, const ChannelScores& s, const std::string& crf, int threads) {
+  const std::size_t n = std::size_t(s.width) * std::size_t(s.height);
+  if (crf.empty() || s.channels() < 2) return argmax(s.prob.data(), s.channels(), n);
+  return argmax(crf_marginals(rgb, s, crf, threads).data(), s.channels(), n);
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> argmax(const float* prob, int channels, std::size_t n) {
   std::vector<std::uint8_t> idx(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
     float best = prob[i];
@@ -117,21 +130,6 @@ std::vector<std::uint8_t> argmax(const std::vector<float>& prob, int channels, s
   return idx;
 }
 
-void check_image(const cv::Mat& rgb, const ChannelScores& s) {
-  if (rgb.cols != s.width || rgb.rows != s.height)
-    throw Error("score map is " + std::to_string(s.width) + "x" + std::to_string(s.height) + " but the image is " +
-                std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows));
-}
-
-// Index labels (0..k) of channel scores, through the CRF when one is asked for.
-std::vector<std::uint8_t> index_labels(const cv::Mat& rgb, const ChannelScores& s, const std::string& crf, int threads) {
-  const std::size_t n = std::size_t(s.width) * std::size_t(s.height);
-  if (crf.empty() || s.channels() < 2) return argmax(s.prob, s.channels(), n);
-  return argmax(crf_marginals(rgb, s, crf, threads), s.channels(), n);
-}
-
-}  // namespace
-
 std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& s, const std::string& preset, int threads) {
   const refine::CrfPreset& p = refine::crf_preset(preset);
   if (s.channels() < 2) return s.prob;
@@ -139,7 +137,7 @@ std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& s, con
   cv::Mat contiguous = rgb.isContinuous() ? rgb : rgb.clone();
   const std::uint8_t* pixels = contiguous.ptr<std::uint8_t>();
   if (p.unary == refine::CrfUnary::Labels) {
-    std::vector<std::uint8_t> start = argmax(s.prob, s.channels(), std::size_t(s.width) * s.height);
+    std::vector<std::uint8_t> start = argmax(s.prob.data(), s.channels(), std::size_t(s.width) * s.height);
     return refine::crf_from_labels(pixels, s.width, s.height, start.data(), s.channels(), p.params, threads).q;
   }
   return refine::crf_from_probabilities(pixels, s.width, s.height, s.prob.data(), s.channels(), p.params, threads).q;
@@ -166,7 +164,7 @@ Mask pseudo_labels(const cv::Mat& rgb, const RecordScores& scores, const PseudoO
   } else {
     ChannelScores s = with_background(scores, o.background);
     std::vector<float> prob = (!o.crf.empty() && s.channels() > 1) ? crf_marginals(rgb, s, o.crf, o.crf_threads) : s.prob;
-    idx = argmax(prob, s.channels(), n);
+    idx = argmax(prob.data(), s.channels(), n);
     if (o.ignore.kind == IgnoreRule::Confidence) {
       for (std::size_t i = 0; i < n; ++i)
         if (prob[std::size_t(idx[i]) * n + i] < o.ignore.min_confidence) idx[i] = 255;

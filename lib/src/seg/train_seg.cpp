@@ -188,21 +188,6 @@ torch::Tensor image_tensor(const cv::Mat& rgb) {
   return torch::from_blob(chw.data.data(), {1, 3, chw.height, chw.width}, torch::kFloat32).clone();
 }
 
-std::vector<std::uint8_t> argmax_channels(const float* prob, int channels, std::size_t n) {
-  std::vector<std::uint8_t> out(n, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    float best = prob[i];
-    for (int c = 1; c < channels; ++c) {
-      float v = prob[std::size_t(c) * n + i];
-      if (v > best) {
-        best = v;
-        out[i] = std::uint8_t(c);
-      }
-    }
-  }
-  return out;
-}
-
 // Single-scale mIoU of the network on the validation manifest's `field` masks.
 nlohmann::json evaluate(DeepLabV2Impl& net, const Manifest& val, const Vocabulary& vocab, const std::string& field,
                         const torch::Device& device, int iteration) {
@@ -456,14 +441,14 @@ std::vector<std::uint8_t> predict_labels(const torch::Tensor& logits, const cv::
   const int channels = int(logits.size(0));
   const std::size_t n = std::size_t(logits.size(1)) * std::size_t(logits.size(2));
   torch::Tensor prob = torch::softmax(logits, 0).contiguous();
-  if (!o.crf) return argmax_channels(prob.data_ptr<float>(), channels, n);
+  if (!o.crf) return pseudo::argmax(prob.data_ptr<float>(), channels, n);
   pseudo::ChannelScores scores;
   scores.prob.assign(prob.data_ptr<float>(), prob.data_ptr<float>() + prob.numel());
   for (int c = 0; c < channels; ++c) scores.ids.push_back(c);
   scores.width = int(logits.size(2));
   scores.height = int(logits.size(1));
   std::vector<float> q = pseudo::crf_marginals(rgb, scores, "deeplab", 1);
-  return argmax_channels(q.data(), channels, n);
+  return pseudo::argmax(q.data(), channels, n);
 }
 
 LoadedDeepLab load_for_vocabulary(const fs::path& model, const Vocabulary& vocab) {

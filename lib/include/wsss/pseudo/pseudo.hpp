@@ -60,6 +60,11 @@ struct ChannelScores {
 };
 ChannelScores with_background(const RecordScores& scores, const BackgroundRule& rule);
 
+// Index of the largest channel per pixel of label-major scores (channels x n);
+// the first maximum wins, so channel 0 (background) wins ties, as np.argmax over
+// [bg, cams] does.
+std::vector<std::uint8_t> argmax(const float* prob, int channels, std::size_t n);
+
 // The CRF of a preset on channel scores: returns the marginals (same layout).
 // Label-unary presets (irn) start from the argmax. With one channel it is the input.
 std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& scores, const std::string& preset,
