@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
                      "wsss-data join, docs/evaluation.md"};
   struct Args {
     std::vector<std::string> inputs;
-    std::string pred = "pred", gt = "mask", pred_ignore = "wrong", missing = "strict", json, sweep;
+    std::string pred = "pred", gt = "mask", pred_ignore = "wrong", missing = "strict", json, sweep, groups = "auto";
     double threshold = 0.15, power = 0;
     bool merge = false;
     cli::CommonOptions common;
@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
     thr->excludes(sweep)->excludes(power);
     sweep->excludes(power);
     app.add_option("--json", args.json, "Also write the full result (with the confusion matrix) to this file");
+    app.add_option("--groups", args.groups,
+                   "Per-group IoU: voc-table2 (the survey's Table 2: person, animals, transportation, "
+                   "objects/items), none, or auto (voc-table2 for the VOC classes)")
+        ->check(CLI::IsMember({"auto", "none", "voc-table2"}))->capture_default_str();
     cli::add_common_options(app, args.common, cli::kPerImage | cli::kClasses);
 
     action = [&app, &args, sweep, power] {
@@ -90,6 +94,7 @@ int main(int argc, char** argv) {
         Vocabulary vocabulary = vocabulary_for(manifest.dir, args.common.classes);
         result = evaluate_manifest(manifest, vocabulary, o);
       }
+      result.groups = class_groups(args.groups, result.classes);
       std::cout << format_miou_report(result);
       if (!args.json.empty()) {
         write_file_atomic(args.json, format_miou_json(result));

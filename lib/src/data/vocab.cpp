@@ -1,5 +1,6 @@
 #include "wsss/data/vocab.hpp"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "wsss/core/error.hpp"
@@ -116,6 +117,21 @@ Vocabulary builtin_vocabulary(const std::string& name) {
   else if (name == "synth") v.classes = kSynth;
   else throw UsageError("unknown built-in vocabulary '" + name + "' (voc12, coco, synth)");
   return v;
+}
+
+fs::path find_data_manifest(const std::string& relative) {
+  if (const char* env = std::getenv("WSSS_DATA_MANIFESTS"); env && *env) {
+    fs::path p = fs::path(env) / relative;
+    return fs::exists(p) ? p : fs::path();
+  }
+  std::error_code ec;
+  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int up = 0; !ec && up <= 3 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    for (const fs::path& base : {dir / "data_manifests", dir / "share" / "wsss" / "data_manifests"})
+      if (fs::exists(base / relative)) return (base / relative).lexically_normal();
+    if (dir == dir.root_path()) break;
+  }
+  return {};
 }
 
 }  // namespace wsss

@@ -260,6 +260,7 @@ nlohmann::ordered_json miou_to_json(const MiouResult& r) {
                          {"gt_pixels", cs.gt_pixels}, {"pred_pixels", cs.pred_pixels}});
   }
   j["per_class"] = per_class;
+  if (!r.groups.empty()) j["groups"] = groups_to_json(s, r.groups, r.classes);
   j["confusion"] = matrix_json(c);
   j["pred_ignored"] = ignored_json(c);
   if (r.is_sweep()) {
@@ -423,6 +424,7 @@ std::string format_miou_report(const MiouResult& r) {
   out += "bg fp " + ratio(s.bg_fp) + " fn " + ratio(s.bg_fn) + "; mean fg fp " + ratio(s.fg_fp_mean) + " fn " +
          ratio(s.fg_fn_mean) + "\n";
   if (ignored) out += "predicted 255 (ignore) counted as misses: " + std::to_string(ignored) + " pixels\n";
+  if (!r.groups.empty()) out += format_groups(s, r.groups, r.classes);
   out += "images " + std::to_string(r.evaluated + r.empty) + " (" + std::to_string(r.empty) +
          " scored as empty), skipped " + std::to_string(r.skipped) + "\n";
   out += "mIoU " + pct(s.miou) + " over " + std::to_string(s.valid) + " classes" +

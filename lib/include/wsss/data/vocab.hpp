@@ -36,4 +36,10 @@ Vocabulary vocabulary_for(const fs::path& manifest_dir, const std::string& overr
 // The vocabularies shipped under data_manifests/ (voc12, coco), by name.
 Vocabulary builtin_vocabulary(const std::string& name);
 
+// A file shipped under data_manifests/, e.g. "voc12/synonyms.json": looked for in
+// $WSSS_DATA_MANIFESTS, then in data_manifests/ (or share/wsss/data_manifests/)
+// beside the running executable and up to three directories above it, which finds
+// the source tree's copy from any build directory. Empty when not found.
+fs::path find_data_manifest(const std::string& relative);
+
 }  // namespace wsss

@@ -11,6 +11,7 @@
 #include "wsss/core/shard.hpp"
 #include "wsss/data/vocab.hpp"
 #include "wsss/eval/confusion.hpp"
+#include "wsss/eval/groups.hpp"
 #include "wsss/io/manifest.hpp"
 
 namespace wsss {
@@ -41,6 +42,7 @@ struct MiouResult {
   std::size_t evaluated = 0, skipped = 0, empty = 0;
   std::vector<double> thresholds;       // sweep only
   std::vector<Confusion> confusions;    // one, or one per sweep threshold
+  std::vector<ClassGroup> groups;       // presentation only (not in settings): per-group IoU in report and JSON
 
   bool is_sweep() const { return !thresholds.empty(); }
   // The index of the best threshold (highest mIoU; the lowest threshold on ties), 0 without a sweep.

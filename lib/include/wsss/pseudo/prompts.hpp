@@ -40,36 +40,103 @@ struct Prompt {
 // Prompts per manifest record id.
 using PromptsByImage = std::map<std::string, std::vector<Prompt>>;
 
+// Lower-case words of a name or tag (maximal runs of ASCII letters and digits)
+// joined by single spaces: "Monitor/TV" -> "monitor tv", "hot-dog" -> "hot dog".
+// Names, prompts and tags are compared in this form.
+std::string normalize_phrase(const std::string& text);
+
+// Finds the manifest record an external file's image key means: the record id;
+// else the record whose image file has that name ("2007_000032.jpg") or stem;
+// else, for a number (COCO's image_id), the record whose all-digit id has that
+// value ("000000000009" for 9). A key two records share is ambiguous.
+class RecordLookup {
+ public:
+  explicit RecordLookup(const Manifest& manifest);
+  // The record index, or -1 when unknown; throws InputError(file, what + ...) when ambiguous.
+  long find(const std::string& key, const fs::path& file, const std::string& what) const;
+  long find_number(long long value, const fs::path& file, const std::string& what) const;
+
+ private:
+  std::map<std::string, long> ids_, names_;  // names_: image file names and stems, -2 = ambiguous
+  std::map<long long, long> numbers_;        // -2 = ambiguous
+};
+
 // The text each class is asked for with (SAM_WSSS's Grounding DINO names, e.g.
 // "wild bird", "dining table", "monitor/tv"); data_manifests/<set>/prompts.json.
 // Classes absent from the file use their vocabulary name.
 struct PromptNames {
   std::vector<std::string> by_class;  // index = class id
-  static PromptNames load(const fs::path& file, const Vocabulary& vocab);  // InputError names the file and key
+  std::vector<std::string> class_names;  // the vocabulary's names, index = class id
+  // {"format": "wsss-prompts", "version": 1, "prompts": {"<class>": "<text>", ...}};
+  // InputError names the file and key (an unknown class, an empty or ambiguous text).
+  static PromptNames load(const fs::path& file, const Vocabulary& vocab);
   static PromptNames defaults(const Vocabulary& vocab);
-  int class_of(const std::string& text) const;  // a vocabulary or prompt name; -1 when unknown
+  // data_manifests/<vocab.name>/prompts.json when shipped (find_data_manifest), else defaults.
+  static PromptNames for_vocabulary(const Vocabulary& vocab);
+  // A vocabulary or prompt name, compared after normalize_phrase ("Monitor / TV"
+  // is "monitor/tv"); -1 when unknown.
+  int class_of(const std::string& text) const;
 };
+
+// What a detector's "category_id" means.
+enum class CategoryIds {
+  Auto,        // Coco for the standard COCO vocabulary, else Vocabulary
+  Vocabulary,  // the vocabulary id (1..K)
+  Coco,        // COCO's official, non-contiguous ids (1..90, data_manifests/coco/category_ids.json)
+};
+CategoryIds parse_category_ids(const std::string& text);  // "auto", "vocab", "coco"; UsageError otherwise
+// The detector category id of each class (index = class id; [0] = 0) under a rule.
+std::vector<long long> category_ids(const Vocabulary& vocab, CategoryIds rule);
+// COCO's official category ids of the 80 thing classes, in the coco vocabulary's order.
+const std::vector<int>& coco_category_ids();
 
 struct DetectionOptions {
   float score_threshold = 0.3f;  // SAM_WSSS's box threshold
-  bool restrict_to_labels = true;  // drop boxes of classes not in the record's labels
+  bool restrict_to_labels = true;  // drop boxes of classes not in the record's labels (records without "labels" keep all)
+  CategoryIds category_ids = CategoryIds::Auto;
+};
+
+// Counts of read_detections, for the log and the tests.
+struct DetectionStats {
+  std::size_t items = 0;            // entries in the file
+  std::size_t kept = 0;             // prompts returned
+  std::size_t below_threshold = 0;  // score <= threshold
+  std::size_t not_in_labels = 0;    // class not among the record's labels
+  std::size_t clipped = 0;          // boxes partly outside the image, clipped to it
+  std::size_t images = 0;           // records with at least one prompt
 };
 
 // Boxes from an open-vocabulary detector's output in COCO results format: a JSON
 // array of {"image_id", "category_id" or "category_name", "bbox": [x, y, w, h],
-// "score"}. image_id matches a record id (or its number, COCO style); a name is a
-// vocabulary or prompt name. Bad entries (unknown image or category, a box of zero
-// area or outside the image) are InputErrors naming the file and the item index.
+// "score"}. image_id is a record key (RecordLookup: id, image file name or stem,
+// or COCO's number); category_id follows options.category_ids; a category_name is
+// a vocabulary or prompt name. A box is kept when its score > the threshold (as
+// Grounding DINO's logits > box_threshold). Boxes partly outside the image are
+// clipped to it. Bad entries (unknown image or category, a box of zero area or
+// outside the image, a non-finite number) are InputErrors naming the file and the
+// item index (0-based). Prompts of an image keep the file's order.
 PromptsByImage read_detections(const fs::path& file, const Manifest& manifest, const Vocabulary& vocab,
-                               const PromptNames& names, const DetectionOptions& options);
+                               const PromptNames& names, const DetectionOptions& options,
+                               DetectionStats* stats = nullptr);
 
 // Whole-word synonym table tag -> classes (data_manifests/<set>/synonyms.json):
 // "bush" is not bus, "carpet" is not car, "motorcycle" is motorbike.
+// File: {"format": "wsss-synonyms", "version": 1, "classes": {"<class>": ["phrase", ...]},
+//        "none": ["phrase", ...]}; "none" phrases name no class ("hot dog" is no dog).
+// Matching (docs/prompts.md): tags and phrases are compared after normalize_phrase;
+// a phrase matches when it is the tag or the tag's last words (the head of an
+// English compound: "police car" is a car, "car seat" is not), the longest such
+// phrase wins, and only if nothing matches is the tag's last word tried in
+// singular form (-ies -> -y, -es, -s; irregular plurals are listed as phrases).
 struct SynonymTable {
   static SynonymTable load(const fs::path& file, const Vocabulary& vocab);
-  // Classes a tag names (a tag is a word or phrase; matched whole-word, case-insensitive).
+  // data_manifests/<vocab.name>/synonyms.json; UsageError when none is shipped.
+  static SynonymTable for_vocabulary(const Vocabulary& vocab);
+  // Normalises and sorts entries (class 0 = a "none" phrase).
+  static SynonymTable from_entries(std::vector<std::pair<std::string, int>> entries);
+  // Classes a tag names, ascending (a tag is a word or phrase; matched whole-word, case-insensitive).
   std::vector<int> classes_of(const std::string& tag) const;
-  std::vector<std::pair<std::string, int>> entries;  // lower-case phrase -> class id
+  std::vector<std::pair<std::string, int>> entries;  // normalised phrase -> class id (0: none), sorted
 };
 
 }  // namespace wsss::pseudo
