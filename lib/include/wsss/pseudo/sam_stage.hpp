@@ -1,0 +1,46 @@
+#pragma once
+// wsss-sam's per-image stage: prompts (detector boxes or CAM-derived boxes and
+// points) -> a SAM-family TorchScript model -> one mask per prompt -> merged into
+// a label PNG, OUT/<out_field>/<id>.png, and the record field. docs/sam.md.
+#include <atomic>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "wsss/core/stage.hpp"
+#include "wsss/data/vocab.hpp"
+#include "wsss/pseudo/cam_prompts.hpp"
+#include "wsss/pseudo/merge.hpp"
+#include "wsss/pseudo/prompts.hpp"
+
+namespace wsss::pseudo {
+
+namespace fs = std::filesystem;
+
+struct SamStageOptions {
+  fs::path model;                 // TorchScript file (scripts/export_sam.py)
+  std::string device = "cpu";
+  bool multimask = false;         // SAM_WSSS: off; on: the best of M masks by predicted IoU
+  // Prompt source: detections (a COCO results JSON) or the record's CAM.
+  fs::path detections;
+  fs::path prompt_names;          // empty: data_manifests/<vocab>/prompts.json when shipped
+  DetectionOptions detection;
+  std::string cam_field;          // non-empty: CAM prompts from this score-map field
+  CamPromptOptions cam;
+  MergeOptions merge;
+  std::string out_field = "pseudo";
+};
+
+// Counted over the images processed (not the skipped ones), for the log.
+struct SamStageCounts {
+  std::atomic<std::size_t> images{0}, prompts{0}, no_prompts{0}, embeddings{0};
+};
+
+// Reads the detections (file-level problems throw here, before any item) and
+// loads and checks the model.
+std::unique_ptr<ItemProcessor> make_sam_processor(const Manifest& manifest, const Vocabulary& vocab,
+                                                  const fs::path& out_dir, const SamStageOptions& options,
+                                                  SamStageCounts& counts);
+
+}  // namespace wsss::pseudo
