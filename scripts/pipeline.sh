@@ -193,8 +193,9 @@ write_table() {
     if [ "$row" = gt ]; then pm=100; else pm=$(evaluate "pseudo-$row" "$EXP/pseudo-$row/manifest.jsonl" --pred pseudo); fi
     sm=$(evaluate "seg-$row" "$EXP/pred-$row/manifest.jsonl" --pred pred)
     local t_pseudo t_seg
-    t_pseudo=$(stage_time $stages); t_seg=$(stage_time "seg-$row" "pred-$row")
-    printf "| %s | %s | %s | %ss | %ss |\n" "$label" "$pm" "$sm" "$t_pseudo" "$t_seg" >> "$md"
+    t_pseudo=null; [ -n "$stages" ] && t_pseudo=$(stage_time $stages)
+    t_seg=$(stage_time "seg-$row" "pred-$row")
+    printf "| %s | %s | %s | %s | %ss |\n" "$label" "$pm" "$sm" "${t_pseudo/null/-}${stages:+s}" "$t_seg" >> "$md"
     json_rows+=$(printf '%s{"row": "%s", "label": "%s", "pseudo_miou_train": %s, "seg_miou_val": %s, "seconds_pseudo": %s, "seconds_seg": %s, "stages": "%s"}' \
       "${json_rows:+, }" "$row" "$label" "$pm" "$sm" "$t_pseudo" "$t_seg" "$stages")
   done
