@@ -7,7 +7,7 @@ BIN := $(BUILD)/bin
 # Demo/experiment directory (generated data and results; gitignored).
 EXP ?= exp/demo
 
-.PHONY: all deps build test test-unit test-cli demo bench clean help
+.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot
 
 all: build
 
@@ -17,6 +17,11 @@ help:
 	@echo "make test   - install what is missing, build, run the whole test suite"
 	@echo "make build  - configure and build into $(BUILD)/"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make sam-text MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
+	@echo "            - SAM pseudo masks, text input (labels known): captions, then (once the user has run"
+	@echo "              Grounding DINO on them) wsss-sam and wsss-miou into EXP/text (scripts/sam_text.sh, docs/sam.md)"
+	@echo "make sam-zeroshot TAGS=RAM_TAGS MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
+	@echo "            - the same from a tagger's tags (no labels), into EXP/zeroshot (scripts/sam_zeroshot.sh)"
 
 deps:
 	@scripts/install-deps.sh
@@ -43,6 +48,16 @@ demo: build
 	@$(MAKE) --no-print-directory experiment
 
 include scripts/experiment.mk
+
+# The SAM recipes (docs/sam.md, "Recipes"). The user supplies MANIFEST, SAM_MODEL
+# (scripts/export_sam.py), DETECTIONS (Grounding DINO run on the captions the first
+# call writes; default EXP/text/detections.json or EXP/zeroshot/detections.json) and,
+# zero-shot, TAGS (RAM). SAM_OPTS, SEG=1, SEG_OPTS, VAL pass through (scripts/sam_common.sh).
+SAM_RECIPE = WSSS_BIN=$(BIN) J=$(JOBS) scripts
+sam-text: build
+	$(SAM_RECIPE)/sam_text.sh "$(EXP)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
+sam-zeroshot: build
+	$(SAM_RECIPE)/sam_zeroshot.sh "$(EXP)" "$(TAGS)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
 
 bench: build
 	WSSS_BIN=$(BIN) bench/run_all.sh

@@ -24,5 +24,6 @@ int main(int argc, char** argv) {
     wsss_data::add_folder(app, action);
     wsss_data::add_check(app, action);
     wsss_data::add_merge(app, action);
+    wsss_data::add_boxes(app, action);
   });
 }

@@ -11,4 +11,5 @@ void add_voc(CLI::App& app, wsss::cli::Action& action);
 void add_folder(CLI::App& app, wsss::cli::Action& action);
 void add_check(CLI::App& app, wsss::cli::Action& action);
 void add_merge(CLI::App& app, wsss::cli::Action& action);
+void add_boxes(CLI::App& app, wsss::cli::Action& action);
 }  // namespace wsss_data

@@ -170,24 +170,58 @@ expect_exit 1 wsss-sam --model fx/bad_shape.pt --detections dets.json data/manif
 assert_grep 'fx/bad_shape.pt: decode returned masks \[2, 2, 256, 256\]' bad_shape/failed.txt
 [ ! -e bad_shape/manifest.jsonl ] || fail "manifest written although items failed"
 
-# Bad detections: one line naming the file and the item, exit 1, nothing written.
-/usr/bin/python3 - <<'PY'
+# Bad detections. A bad entry of a known image fails that image: a one-line reason
+# naming the file and the item in failed.txt, no PNG for it, exit 1 and no manifest
+# (within --max-failed: exit 0, a manifest without it). Unknown images: a warning
+# (the default) or, with --unknown-images error, one error line and nothing written.
+/usr/bin/python3 - <<'PY2'
 import json
 d = json.load(open("dets.json"))
 json.dump(d[:3] + [dict(d[0], bbox=[5, 5, 0, 7])], open("zero_area.json", "w"))
+json.dump(d[:3] + [dict(d[0], bbox=[500, 5, 10, 7])], open("outside.json", "w"))
 json.dump(d[:3] + [dict(d[0], image_id="no_such_image")], open("unknown_image.json", "w"))
 json.dump(d[:3] + [{"image_id": d[0]["image_id"], "category_name": "zebra", "bbox": [1, 1, 5, 5], "score": 0.9}],
           open("unknown_name.json", "w"))
-PY
-for bad in zero_area unknown_image unknown_name; do
+open("bad_id", "w").write(d[0]["image_id"])
+PY2
+bad_id=$(cat bad_id)
+declare -A reason=([zero_area]="bbox \[5,5,0,7\] has zero area"
+                   [outside]="bbox \[500,5,10,7\] lies outside the 80x60 image of '$bad_id'"
+                   [unknown_name]="unknown category name 'zebra' \(neither a class nor a prompt name of vocabulary 'synth'\)")
+for bad in "${!reason[@]}"; do
   expect_exit 1 wsss-sam --model fx/field.pt --detections $bad.json data/manifest.jsonl bad_$bad
-  assert_grep "^wsss-sam: error: $bad.json: .*item 3" "$T/err"
-  [ ! -e bad_$bad/manifest.jsonl ] && [ -z "$(ls bad_$bad/pseudo 2>/dev/null)" ] || fail "$bad: outputs written"
+  assert_grep "^wsss-sam: warning: $bad.json: 1 bad detection\(s\) on 1 image\(s\), which will fail" "$T/err"
+  assert_grep "^wsss-sam: warning: item '$bad_id' failed: $bad.json: item 3: ${reason[$bad]}\$" "$T/err"
+  assert_grep "done 9, skipped 0, failed 1 of 10" "$T/err"
+  [ "$(cat bad_$bad/failed.txt)" = "$bad_id	$bad.json: item 3: $(echo "${reason[$bad]}" | tr -d '\\')" ] \
+    || fail "$bad: failed.txt is '$(cat bad_$bad/failed.txt)'"
+  [ ! -e bad_$bad/manifest.jsonl ] || fail "$bad: manifest written although an item failed"
+  [ ! -e bad_$bad/pseudo/$bad_id.png ] || fail "$bad: a mask written for the failed image"
+  [ "$(ls bad_$bad/pseudo | wc -l)" = 9 ] || fail "$bad: the other images' masks are missing"
+  [ -z "$(find bad_$bad -name '*.tmp*')" ] || fail "$bad: temporary files left"
 done
+# Within --max-failed: the manifest lists the other nine images.
+expect_exit 0 wsss-sam --max-failed 1 --model fx/field.pt --detections zero_area.json data/manifest.jsonl mf
+[ "$(wc -l < mf/manifest.jsonl)" = 9 ] && ! grep -q "\"$bad_id\"" mf/manifest.jsonl || fail "--max-failed manifest"
+assert_grep "^$bad_id	zero_area.json: item 3: " mf/failed.txt
+# Unknown images: counted, one warning, the run goes on; or an error.
+expect_exit 0 wsss-sam --model fx/field.pt --detections unknown_image.json data/manifest.jsonl unk
+assert_grep "^wsss-sam: warning: unknown_image.json: 1 detection\(s\) \(item 3\) of 1 image\(s\) not in data/manifest.jsonl: 'no_such_image'; ignored" "$T/err"
+[ "$(grep -c '^wsss-sam: warning' "$T/err")" = 1 ] || fail "more than one warning for an unknown image"
+expect_exit 1 wsss-sam --unknown-images error --model fx/field.pt --detections unknown_image.json data/manifest.jsonl unk_e
+assert_grep "^wsss-sam: error: unknown_image.json: 1 detection\(s\) \(item 3\) of 1 image\(s\) not in data/manifest.jsonl: 'no_such_image' \(--unknown-images warn" "$T/err"
+[ "$(grep -c '^wsss-sam: error' "$T/err")" = 1 ] || fail "more than one error line for an unknown image"
+[ ! -e unk_e ] || fail "unknown image error: output directory written"
+# A file whose entries name no image is refused before any item.
+echo '[{"category_id": 1, "bbox": [1, 1, 5, 5]}]' > no_image.json
+expect_exit 1 wsss-sam --model fx/field.pt --detections no_image.json data/manifest.jsonl bad_no_image
+assert_grep '^wsss-sam: error: no_image.json: item 0: missing "image_id"' "$T/err"
+[ ! -e bad_no_image ] || fail "no_image: output directory written"
 
 # Usage errors.
 expect_exit 2 wsss-sam --model fx/field.pt data/manifest.jsonl u1
 expect_exit 2 wsss-sam --model fx/field.pt --detections dets.json --cam-prompts box data/manifest.jsonl u2
 expect_exit 2 wsss-sam --model fx/field.pt --cam-prompts boxes cams/manifest.jsonl u3
 expect_exit 2 wsss-sam --model fx/field.pt --detections dets.json --merge biggest data/manifest.jsonl u4
+expect_exit 2 wsss-sam --model fx/field.pt --detections dets.json --unknown-images ignore data/manifest.jsonl u5
 echo "ok"

@@ -189,17 +189,24 @@ struct DetectionFixture {
                       "{\"id\":\"2007_000032\",\"image\":\"images/2007_000032.png\"}\n");
     manifest = read_manifest((d / "m.jsonl").string());
   }
-  PromptsByImage read(const std::string& json, DetectionStats* stats = nullptr, DetectionOptions o = {}) {
+  Detections read(const std::string& json, DetectionOptions o = {}) {
     write_file_atomic(d / "det.json", json);
-    return read_detections(d / "det.json", manifest, voc, names, o, stats);
+    return read_detections(d / "det.json", manifest, voc, names, o);
   }
-  std::string error(const std::string& json) {
+  // A file-level error: the whole file is refused.
+  std::string error(const std::string& json, DetectionOptions o = {}) {
     try {
-      read(json);
+      read(json, o);
     } catch (const InputError& e) {
       return e.what();
     }
     return "(no error)";
+  }
+  // A bad entry of a known image: that image fails, the others keep their prompts.
+  std::string failure(const std::string& json, const std::string& id = "000000000009") {
+    Detections r = read(json);
+    auto it = r.failed.find(id);
+    return it == r.failed.end() ? "(no failure)" : it->second;
   }
 };
 
@@ -207,15 +214,18 @@ struct DetectionFixture {
 
 TEST_CASE("COCO results: ids, names, threshold, labels, clipping", "[prompts][detections]") {
   DetectionFixture f;
-  DetectionStats s;
-  PromptsByImage p = f.read(R"([
+  Detections r = f.read(R"([
     {"image_id": 9, "category_id": 3, "bbox": [1, 2, 10, 5], "score": 0.9},
     {"image_id": "000000000009", "category_name": "wild bird", "bbox": [-5, -5, 20, 20], "score": 0.31},
     {"image_id": 9, "category_name": "person", "bbox": [30, 20, 20, 20], "score": 0.3},
     {"image_id": 9, "category_name": "dog", "bbox": [0, 0, 4, 4], "score": 0.8},
     {"image_id": "2007_000032.png", "category_name": "Monitor/TV", "bbox": [0, 0, 50, 20], "score": 0.5},
     {"image_id": "2007_000032", "category_id": 12, "bbox": [10, 5, 2.5, 3]}
-  ])", &s);
+  ])");
+  const DetectionStats& s = r.stats;
+  const PromptsByImage& p = r.prompts;
+  CHECK(r.failed.empty());
+  CHECK(r.unknown_images.empty());
   CHECK(s.items == 6);
   CHECK(s.below_threshold == 1);  // 0.3 is not > 0.3
   CHECK(s.not_in_labels == 1);    // dog on an image labelled bird, person
@@ -242,33 +252,87 @@ TEST_CASE("COCO results: ids, names, threshold, labels, clipping", "[prompts][de
   DetectionOptions all;
   all.restrict_to_labels = false;
   all.score_threshold = 0.0f;
-  f.read(R"([{"image_id": 9, "category_name": "dog", "bbox": [0, 0, 4, 4], "score": 0.1}])", &s, all);
-  CHECK(s.kept == 1);
+  CHECK(f.read(R"([{"image_id": 9, "category_name": "dog", "bbox": [0, 0, 4, 4], "score": 0.1}])", all).stats.kept == 1);
 }
 
-TEST_CASE("COCO results: each bad entry names the file and the item", "[prompts][detections]") {
+TEST_CASE("COCO results: a bad entry fails its image, naming the file and the item", "[prompts][detections]") {
   DetectionFixture f;
   const std::string file = (f.d / "det.json").string();
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_name": "bird", "bbox": [0,0,1,1], "score": 1},
-                         {"image_id": 9, "category_name": "zebra", "bbox": [0,0,1,1], "score": 1}])"),
-             Catch::StartsWith(file + ": item 1: unknown category name 'zebra'"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_id": 21, "bbox": [0,0,1,1]}])"),
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_name": "bird", "bbox": [0,0,1,1], "score": 1},
+                           {"image_id": 9, "category_name": "zebra", "bbox": [0,0,1,1], "score": 1}])"),
+             Catch::Equals(file + ": item 1: unknown category name 'zebra' (neither a class nor a prompt name of "
+                                  "vocabulary 'voc12')"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 21, "bbox": [0,0,1,1]}])"),
              Catch::StartsWith(file + ": item 0: unknown category_id 21"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_id": 3, "bbox": [5,5,0,4]}])"),
-             Catch::StartsWith(file + ": item 0: bbox [5,5,0,4] has zero area"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_id": 3, "bbox": [40,0,5,5]}])"),
-             Catch::StartsWith(file + ": item 0: bbox [40,0,5,5] lies outside the 40x30 image of '000000000009'"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_id": 3, "bbox": [-9,0,9,5]}])"),
-             Catch::Contains("lies outside"));
-  CHECK_THAT(f.error(R"([{"image_id": 10, "category_id": 3, "bbox": [0,0,5,5]}])"),
-             Catch::StartsWith(file + ": item 0: image_id 10 is not in " + (f.d / "m.jsonl").string()));
-  CHECK_THAT(f.error(R"([{"image_id": "2008_000001", "category_id": 3, "bbox": [0,0,5,5]}])"),
-             Catch::Contains("image_id \"2008_000001\" is not in"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_id": 3, "category_name": "cat", "bbox": [0,0,5,5]}])"),
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 3, "bbox": [5,5,0,4]}])"),
+             Catch::Equals(file + ": item 0: bbox [5,5,0,4] has zero area"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 3, "bbox": [40,0,5,5]}])"),
+             Catch::Equals(file + ": item 0: bbox [40,0,5,5] lies outside the 40x30 image of '000000000009'"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 3, "bbox": [-9,0,9,5]}])"), Catch::Contains("lies outside"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 3, "category_name": "cat", "bbox": [0,0,5,5]}])"),
              Catch::Contains("disagree"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "bbox": [0,0,5,5]}])"), Catch::Contains("needs \"category_id\" or"));
-  CHECK_THAT(f.error(R"([{"image_id": 9, "category_id": 3, "bbox": [0,0,5]}])"), Catch::Contains("[x, y, width, height]"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "bbox": [0,0,5,5]}])"), Catch::Contains("needs \"category_id\" or"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 3, "bbox": [0,0,5]}])"),
+             Catch::Contains("[x, y, width, height]"));
+  CHECK_THAT(f.failure(R"([{"image_id": 9, "category_id": 3, "bbox": [0,0,5,5], "score": "high"}])"),
+             Catch::Contains("item 0: \"score\" must be a finite number"));
+
+  // Below the threshold or not: every entry is checked. The bad image loses all its
+  // prompts (no half-prompted mask); the other image is untouched; later bad entries
+  // of the same image are counted in its message.
+  Detections r = f.read(R"([
+    {"image_id": 9, "category_id": 3, "bbox": [1, 1, 5, 5], "score": 0.9},
+    {"image_id": "2007_000032", "category_id": 12, "bbox": [1, 1, 5, 5], "score": 0.9},
+    {"image_id": 9, "category_id": 3, "bbox": [1, 1, 0, 5], "score": 0.1},
+    {"image_id": 9, "category_name": "zebra", "bbox": [1, 1, 5, 5], "score": 0.9},
+    {"image_id": 9, "category_id": 99, "bbox": [1, 1, 5, 5], "score": 0.9}])");
+  CHECK(r.stats.items == 5);
+  CHECK(r.stats.bad == 3);
+  CHECK(r.stats.kept == 1);
+  CHECK(r.stats.images == 1);
+  CHECK(r.prompts.count("000000000009") == 0);
+  REQUIRE(r.prompts.count("2007_000032") == 1);
+  CHECK(r.prompts.at("2007_000032").size() == 1);
+  REQUIRE(r.failed.size() == 1);
+  CHECK(r.failed.at("000000000009") ==
+        file + ": item 2: bbox [1,1,0,5] has zero area (and 2 more bad entries of this image)");
+
+  // What no image can be told from refuses the whole file.
   CHECK_THAT(f.error(R"({"image_id": 9})"), Catch::Contains("not a COCO results file"));
+  CHECK_THAT(f.error(R"([{"category_id": 3, "bbox": [0,0,5,5]}])"),
+             Catch::Equals(file + ": item 0: missing \"image_id\""));
+  CHECK_THAT(f.error(R"([{"image_id": [9], "category_id": 3, "bbox": [0,0,5,5]}])"),
+             Catch::Contains("item 0: \"image_id\" must be an integer or a string"));
+}
+
+TEST_CASE("COCO results: detections of images not in the manifest", "[prompts][detections]") {
+  DetectionFixture f;
+  const std::string file = (f.d / "det.json").string(), manifest = (f.d / "m.jsonl").string();
+  const std::string json = R"([
+    {"image_id": 10, "category_id": 3, "bbox": [0,0,5,5]},
+    {"image_id": 9, "category_id": 3, "bbox": [0,0,5,5]},
+    {"image_id": "2008_000001", "category_name": "zebra", "bbox": [0,0,0,5]},
+    {"image_id": 10, "category_id": 3, "bbox": [1,1,5,5]},
+    {"image_id": "a", "category_id": 3, "bbox": [0,0,5,5]},
+    {"image_id": "b", "category_id": 3, "bbox": [0,0,5,5]},
+    {"image_id": "c", "category_id": 3, "bbox": [0,0,5,5]}])";
+  // Warn (the default): counted and ignored, unvalidated (their image is unknown).
+  Detections r = f.read(json);
+  CHECK(r.stats.unknown_image == 6);
+  CHECK(r.unknown_images == std::vector<std::string>{"10", "2008_000001", "a", "b", "c"});
+  CHECK(r.failed.empty());
+  CHECK(r.stats.kept == 1);
+  CHECK(r.prompts.at("000000000009").size() == 1);
+  // Error: one line naming the file, the first items and ids.
+  DetectionOptions strict;
+  strict.unknown_images = UnknownImages::Error;
+  CHECK_THAT(f.error(json, strict),
+             Catch::Equals(file + ": 6 detection(s) (items 0, 2, 3, ...) of 5 image(s) not in " + manifest +
+                           ": '10', '2008_000001', 'a', ... (--unknown-images warn ignores them)"));
+  CHECK_THAT(f.error(R"([{"image_id": 10, "category_id": 3, "bbox": [0,0,5,5]}])", strict),
+             Catch::StartsWith(file + ": 1 detection(s) (item 0) of 1 image(s) not in " + manifest + ": '10' ("));
+  CHECK(parse_unknown_images("error") == UnknownImages::Error);
+  CHECK_THROWS_AS(parse_unknown_images("ignore"), UsageError);
 }
 
 TEST_CASE("record lookup: ids, file names, numbers, ambiguity", "[prompts]") {

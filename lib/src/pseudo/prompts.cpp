@@ -186,8 +186,14 @@ std::string box_text(const json& bbox) { return bbox.dump(); }
 
 }  // namespace
 
-PromptsByImage read_detections(const fs::path& file, const Manifest& manifest, const Vocabulary& vocab,
-                               const PromptNames& names, const DetectionOptions& options, DetectionStats* stats_out) {
+UnknownImages parse_unknown_images(const std::string& text) {
+  if (text == "warn") return UnknownImages::Warn;
+  if (text == "error") return UnknownImages::Error;
+  throw UsageError("unknown images '" + text + "': expected warn or error");
+}
+
+Detections read_detections(const fs::path& file, const Manifest& manifest, const Vocabulary& vocab,
+                           const PromptNames& names, const DetectionOptions& options) {
   json j = parse_json_file(file);
   if (!j.is_array()) throw InputError(file, "not a COCO results file (a JSON array of detections)");
   RecordLookup lookup(manifest);
@@ -198,16 +204,19 @@ PromptsByImage read_detections(const fs::path& file, const Manifest& manifest, c
   }
   std::map<long, std::pair<int, int>> sizes;            // record index -> (width, height)
   std::map<long, std::vector<int>> labels;              // record index -> labels (when present)
-  DetectionStats stats;
+  Detections out;
+  DetectionStats& stats = out.stats;
   stats.items = j.size();
-  PromptsByImage out;
+  std::map<std::string, std::size_t> more_bad;  // record id -> bad entries after its first
+  std::set<std::string> unknown_seen;
+  std::vector<std::size_t> unknown_items;       // the first few, for the message
   bool all_unit = !j.empty();
   for (std::size_t i = 0; i < j.size(); ++i) {
     const json& d = j[i];
     const std::string what = "item " + std::to_string(i);
     if (!d.is_object()) throw InputError(file, what + ": not an object");
 
-    // Image.
+    // Image: an entry whose image cannot be told makes the whole file suspect.
     auto im = d.find("image_id");
     if (im == d.end()) throw InputError(file, what + ": missing \"image_id\"");
     long index = -1;
@@ -221,92 +230,133 @@ PromptsByImage read_detections(const fs::path& file, const Manifest& manifest, c
     } else {
       throw InputError(file, what + ": \"image_id\" must be an integer or a string");
     }
-    if (index < 0) throw InputError(file, what + ": image_id " + im->dump() + " is not in " + manifest.path.string());
-    const Record& record = manifest.records[std::size_t(index)];
-
-    // Category.
-    int class_id = -1;
-    auto cid = d.find("category_id"), cname = d.find("category_name");
-    if (cname != d.end()) {
-      if (!cname->is_string()) throw InputError(file, what + ": \"category_name\" must be a string");
-      class_id = names.class_of(cname->get<std::string>());
-      if (class_id < 1)
-        throw InputError(file, what + ": unknown category name '" + cname->get<std::string>() +
-                                   "' (neither a class nor a prompt name of vocabulary '" + vocab.name + "')");
-    }
-    if (cid != d.end()) {
-      if (!cid->is_number_integer()) throw InputError(file, what + ": \"category_id\" must be an integer");
-      auto it = class_of_id.find(cid->get<long long>());
-      if (it == class_of_id.end())
-        throw InputError(file, what + ": unknown category_id " + cid->dump() + " (vocabulary '" + vocab.name + "'" +
-                                   (options.category_ids == CategoryIds::Vocabulary ? ", ids 1.." + std::to_string(vocab.num_foreground()) : "") + ")");
-      if (class_id > 0 && class_id != it->second)
-        throw InputError(file, what + ": category_id " + cid->dump() + " and category_name disagree");
-      class_id = it->second;
-    }
-    if (class_id < 1) throw InputError(file, what + ": needs \"category_id\" or \"category_name\"");
-
-    // Score.
-    float score = 1.0f;
-    if (auto s = d.find("score"); s != d.end()) {
-      if (!s->is_number() || !std::isfinite(s->get<double>())) throw InputError(file, what + ": \"score\" must be a finite number");
-      score = s->get<float>();
-    }
-
-    // Box: COCO's [x, y, w, h] in pixels of the original image.
-    auto b = d.find("bbox");
-    if (b == d.end() || !b->is_array() || b->size() != 4)
-      throw InputError(file, what + ": \"bbox\" must be [x, y, width, height]");
-    double v[4];
-    for (int k = 0; k < 4; ++k) {
-      if (!(*b)[std::size_t(k)].is_number() || !std::isfinite((*b)[std::size_t(k)].get<double>()))
-        throw InputError(file, what + ": bbox " + box_text(*b) + " holds a non-finite or non-number value");
-      v[k] = (*b)[std::size_t(k)].get<double>();
-      if (std::fabs(v[k]) > 1.0) all_unit = false;
-    }
-    if (v[2] <= 0 || v[3] <= 0) throw InputError(file, what + ": bbox " + box_text(*b) + " has zero area");
-    auto size_it = sizes.find(index);
-    if (size_it == sizes.end())
-      size_it = sizes.emplace(index, image_size(record_path(record, "image", manifest.path))).first;
-    const auto [width, height] = size_it->second;
-    double x0 = std::max(0.0, v[0]), y0 = std::max(0.0, v[1]);
-    double x1 = std::min(double(width), v[0] + v[2]), y1 = std::min(double(height), v[1] + v[3]);
-    if (x1 <= x0 || y1 <= y0)
-      throw InputError(file, what + ": bbox " + box_text(*b) + " lies outside the " + std::to_string(width) + "x" +
-                                 std::to_string(height) + " image of '" + record_id(record) + "'");
-    bool clipped = x0 != v[0] || y0 != v[1] || x1 != v[0] + v[2] || y1 != v[1] + v[3];
-
-    // Filters, after validation so that every entry is checked.
-    if (!(score > options.score_threshold)) {
-      ++stats.below_threshold;
+    if (index < 0) {
+      ++stats.unknown_image;
+      if (unknown_items.size() < 3) unknown_items.push_back(i);
+      if (unknown_seen.insert(key).second) out.unknown_images.push_back(key);
       continue;
     }
-    if (options.restrict_to_labels && record.contains("labels")) {
-      auto lab = labels.find(index);
-      if (lab == labels.end())
-        lab = labels.emplace(index, record_labels(record, vocab.num_foreground(), manifest.path)).first;
-      if (std::find(lab->second.begin(), lab->second.end(), class_id) == lab->second.end()) {
-        ++stats.not_in_labels;
+    const Record& record = manifest.records[std::size_t(index)];
+    const std::string& id = record_id(record);
+
+    // The rest of an entry is its image's business: a bad one fails that image only.
+    try {
+      // Category.
+      int class_id = -1;
+      auto cid = d.find("category_id"), cname = d.find("category_name");
+      if (cname != d.end()) {
+        if (!cname->is_string()) throw InputError(file, what + ": \"category_name\" must be a string");
+        class_id = names.class_of(cname->get<std::string>());
+        if (class_id < 1)
+          throw InputError(file, what + ": unknown category name '" + cname->get<std::string>() +
+                                     "' (neither a class nor a prompt name of vocabulary '" + vocab.name + "')");
+      }
+      if (cid != d.end()) {
+        if (!cid->is_number_integer()) throw InputError(file, what + ": \"category_id\" must be an integer");
+        auto it = class_of_id.find(cid->get<long long>());
+        if (it == class_of_id.end())
+          throw InputError(file, what + ": unknown category_id " + cid->dump() + " (vocabulary '" + vocab.name + "'" +
+                                     (options.category_ids == CategoryIds::Vocabulary ? ", ids 1.." + std::to_string(vocab.num_foreground()) : "") + ")");
+        if (class_id > 0 && class_id != it->second)
+          throw InputError(file, what + ": category_id " + cid->dump() + " and category_name disagree");
+        class_id = it->second;
+      }
+      if (class_id < 1) throw InputError(file, what + ": needs \"category_id\" or \"category_name\"");
+
+      // Score.
+      float score = 1.0f;
+      if (auto s = d.find("score"); s != d.end()) {
+        if (!s->is_number() || !std::isfinite(s->get<double>())) throw InputError(file, what + ": \"score\" must be a finite number");
+        score = s->get<float>();
+      }
+
+      // Box: COCO's [x, y, w, h] in pixels of the original image.
+      auto b = d.find("bbox");
+      if (b == d.end() || !b->is_array() || b->size() != 4)
+        throw InputError(file, what + ": \"bbox\" must be [x, y, width, height]");
+      double v[4];
+      for (int k = 0; k < 4; ++k) {
+        if (!(*b)[std::size_t(k)].is_number() || !std::isfinite((*b)[std::size_t(k)].get<double>()))
+          throw InputError(file, what + ": bbox " + box_text(*b) + " holds a non-finite or non-number value");
+        v[k] = (*b)[std::size_t(k)].get<double>();
+        if (std::fabs(v[k]) > 1.0) all_unit = false;
+      }
+      if (v[2] <= 0 || v[3] <= 0) throw InputError(file, what + ": bbox " + box_text(*b) + " has zero area");
+      auto size_it = sizes.find(index);
+      if (size_it == sizes.end())
+        size_it = sizes.emplace(index, image_size(record_path(record, "image", manifest.path))).first;
+      const auto [width, height] = size_it->second;
+      double x0 = std::max(0.0, v[0]), y0 = std::max(0.0, v[1]);
+      double x1 = std::min(double(width), v[0] + v[2]), y1 = std::min(double(height), v[1] + v[3]);
+      if (x1 <= x0 || y1 <= y0)
+        throw InputError(file, what + ": bbox " + box_text(*b) + " lies outside the " + std::to_string(width) + "x" +
+                                   std::to_string(height) + " image of '" + id + "'");
+      bool clipped = x0 != v[0] || y0 != v[1] || x1 != v[0] + v[2] || y1 != v[1] + v[3];
+
+      // Filters, after validation so that every entry is checked.
+      if (!(score > options.score_threshold)) {
+        ++stats.below_threshold;
         continue;
       }
+      if (options.restrict_to_labels && record.contains("labels")) {
+        auto lab = labels.find(index);
+        if (lab == labels.end())
+          lab = labels.emplace(index, record_labels(record, vocab.num_foreground(), manifest.path)).first;
+        if (std::find(lab->second.begin(), lab->second.end(), class_id) == lab->second.end()) {
+          ++stats.not_in_labels;
+          continue;
+        }
+      }
+      stats.clipped += clipped;
+      Prompt p;
+      p.class_id = class_id;
+      p.score = score;
+      p.box = Box{float(x0), float(y0), float(x1), float(y1)};
+      p.origin = file.string() + " " + what;
+      out.prompts[id].push_back(std::move(p));
+      ++stats.kept;
+    } catch (const Error& e) {  // InputErrors above, and an unreadable image or labels field
+      ++stats.bad;
+      if (!out.failed.emplace(id, first_line(e.what())).second) ++more_bad[id];
     }
-    stats.clipped += clipped;
-    Prompt p;
-    p.class_id = class_id;
-    p.score = score;
-    p.box = Box{float(x0), float(y0), float(x1), float(y1)};
-    p.origin = file.string() + " " + what;
-    out[record_id(record)].push_back(std::move(p));
-    ++stats.kept;
   }
-  stats.images = out.size();
+  // A failing image gets no prompts at all: it is not half-prompted.
+  for (const auto& [id, message] : out.failed) {
+    auto p = out.prompts.find(id);
+    if (p != out.prompts.end()) {
+      stats.kept -= p->second.size();
+      out.prompts.erase(p);
+    }
+  }
+  for (const auto& [id, n] : more_bad)
+    out.failed[id] += " (and " + std::to_string(n) + " more bad entr" + (n == 1 ? "y" : "ies") + " of this image)";
+  stats.images = out.prompts.size();
+
+  if (!out.unknown_images.empty()) {
+    std::string items, ids;
+    for (std::size_t k = 0; k < unknown_items.size(); ++k) items += (k ? ", " : "") + std::to_string(unknown_items[k]);
+    if (stats.unknown_image > unknown_items.size()) items += ", ...";
+    for (std::size_t k = 0; k < std::min<std::size_t>(3, out.unknown_images.size()); ++k)
+      ids += (k ? ", '" : "'") + out.unknown_images[k] + "'";
+    if (out.unknown_images.size() > 3) ids += ", ...";
+    const std::string message = std::to_string(stats.unknown_image) + " detection(s) (item" +
+                                (stats.unknown_image == 1 ? " " : "s ") + items + ") of " +
+                                std::to_string(out.unknown_images.size()) + " image(s) not in " +
+                                manifest.path.string() + ": " + ids;
+    if (options.unknown_images == UnknownImages::Error)
+      throw InputError(file, message + " (--unknown-images warn ignores them)");
+    log::warn(file.string(), ": ", message, "; ignored (--unknown-images error stops instead)");
+  }
   if (all_unit)
     log::warn(file.string(), ": every bbox value lies within [-1, 1]; COCO results boxes are [x, y, w, h] in pixels, "
               "not normalised coordinates");
+  if (!out.failed.empty())
+    log::warn(file.string(), ": ", stats.bad, " bad detection(s) on ", out.failed.size(),
+              " image(s), which will fail; e.g. '", out.failed.begin()->first, "': ", out.failed.begin()->second);
   log::info(file.string(), ": ", stats.items, " detections, kept ", stats.kept, " on ", stats.images, " images (",
             stats.below_threshold, " with score <= ", options.score_threshold, ", ", stats.not_in_labels,
-            " of classes not in the image's labels; ", stats.clipped, " boxes clipped to the image)");
-  if (stats_out) *stats_out = stats;
+            " of classes not in the image's labels; ", stats.clipped, " boxes clipped to the image; ", stats.bad,
+            " bad, ", stats.unknown_image, " of unknown images)");
   return out;
 }
 

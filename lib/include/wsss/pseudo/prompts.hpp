@@ -90,10 +90,17 @@ std::vector<long long> category_ids(const Vocabulary& vocab, CategoryIds rule);
 // COCO's official category ids of the 80 thing classes, in the coco vocabulary's order.
 const std::vector<int>& coco_category_ids();
 
+enum class UnknownImages { Warn, Error };
+UnknownImages parse_unknown_images(const std::string& text);  // "warn", "error"; UsageError otherwise
+
 struct DetectionOptions {
   float score_threshold = 0.3f;  // SAM_WSSS's box threshold
   bool restrict_to_labels = true;  // drop boxes of classes not in the record's labels (records without "labels" keep all)
   CategoryIds category_ids = CategoryIds::Auto;
+  // Detections of images the manifest lacks. Warn (default): counted, one warning
+  // line, ignored, because a subset manifest (a split, a shard's own list) meets
+  // the detections a detector wrote for the whole data set. Error: the run stops.
+  UnknownImages unknown_images = UnknownImages::Warn;
 };
 
 // Counts of read_detections, for the log and the tests.
@@ -104,6 +111,19 @@ struct DetectionStats {
   std::size_t not_in_labels = 0;    // class not among the record's labels
   std::size_t clipped = 0;          // boxes partly outside the image, clipped to it
   std::size_t images = 0;           // records with at least one prompt
+  std::size_t bad = 0;              // bad entries of known images (those images fail)
+  std::size_t unknown_image = 0;    // entries of images not in the manifest (ignored)
+};
+
+// What read_detections found. A bad entry of a known image does not stop the run:
+// its image fails (wsss-sam lists it in failed.txt, counted against --max-failed).
+struct Detections {
+  PromptsByImage prompts;
+  // Record id -> the first bad entry's one-line message ("FILE: item N: ...", plus
+  // "(and K more bad entries of this image)").
+  std::map<std::string, std::string> failed;
+  std::vector<std::string> unknown_images;  // image_id keys not in the manifest, distinct, file order
+  DetectionStats stats;
 };
 
 // Boxes from an open-vocabulary detector's output in COCO results format: a JSON
@@ -112,12 +132,17 @@ struct DetectionStats {
 // or COCO's number); category_id follows options.category_ids; a category_name is
 // a vocabulary or prompt name. A box is kept when its score > the threshold (as
 // Grounding DINO's logits > box_threshold). Boxes partly outside the image are
-// clipped to it. Bad entries (unknown image or category, a box of zero area or
-// outside the image, a non-finite number) are InputErrors naming the file and the
-// item index (0-based). Prompts of an image keep the file's order.
-PromptsByImage read_detections(const fs::path& file, const Manifest& manifest, const Vocabulary& vocab,
-                               const PromptNames& names, const DetectionOptions& options,
-                               DetectionStats* stats = nullptr);
+// clipped to it. Prompts of an image keep the file's order.
+// Errors (docs/prompts.md), each naming the file and the 0-based item:
+//   - the file is no JSON array, or an entry's image cannot be told (not an
+//     object, no or a non-scalar image_id, a key of several records): InputError;
+//   - a bad entry of a known image (unknown category id or name, a box of zero
+//     area, outside the image or malformed, a non-finite number): the image goes
+//     to Detections::failed, the rest of the file is read;
+//   - image_ids not in the manifest: counted and warned about, or with
+//     UnknownImages::Error one InputError naming the first items and ids.
+Detections read_detections(const fs::path& file, const Manifest& manifest, const Vocabulary& vocab,
+                           const PromptNames& names, const DetectionOptions& options);
 
 // Whole-word synonym table tag -> classes (data_manifests/<set>/synonyms.json):
 // "bush" is not bus, "carpet" is not car, "motorcycle" is motorbike.
