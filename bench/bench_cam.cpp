@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "wsss/core/parallel.hpp"
 #include "wsss/cam/cam.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/data/transforms.hpp"
@@ -107,6 +108,7 @@ int forward(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  wsss::prefer_passive_openmp_waits(argv);
   try {
     std::string command = argc > 1 ? argv[1] : "";
     if (command == "save-model") return save_model(argc, argv);

@@ -18,6 +18,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "wsss/core/parallel.hpp"
 #include "wsss/refine/densecrf.hpp"
 #include "wsss/refine/random_walk.hpp"
 
@@ -257,6 +258,7 @@ void bench_rw() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  wsss::prefer_passive_openmp_waits(argv);
   cv::setNumThreads(1);
   const std::string what = argc > 1 ? argv[1] : "all";
   if (what == "crf" || what == "all") bench_crf();

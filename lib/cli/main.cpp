@@ -1,12 +1,10 @@
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 
 #include "tool.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
+#include "wsss/core/parallel.hpp"
 #include "wsss/core/run_context.hpp"
 #include "wsss/core/version.hpp"
 
@@ -19,23 +17,6 @@ void describe(CLI::App& app, const std::string& description, const std::string& 
   if (!see_also.empty()) footer += "\nSee also: " + see_also;
   app.footer(footer);
 }
-
-namespace {
-
-// LibTorch's OpenMP workers spin between parallel regions (libgomp's default
-// wait policy). On a shared or oversubscribed machine (a cluster node, make -j,
-// ctest -j) a spinning worker burns whole time slices waiting for a descheduled
-// one: segmentation training at -j2 ran 9x slower than at -j1 while a build ran
-// beside it (22.4 s vs 2.5 s), 4.2 s with the passive policy. libgomp reads the
-// policy once, when it is loaded, so set it and re-execute once; a user's own
-// OMP_WAIT_POLICY is respected.
-void prefer_passive_openmp_waits(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0) return;
-  ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
-}
-
-}  // namespace
 
 int run_tool(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&, Action&)>& setup) {

@@ -36,6 +36,8 @@ for f in model.safetensors checkpoint.safetensors checkpoint.state classes.json 
 done
 assert_grep '^mIoU [0-9.]+ over [0-9]+ classes \(iteration 6, single scale\)' "$T/out"
 assert_grep 'iteration 3: validation mIoU [0-9]+\.[0-9]{2}$' "$T/err"
+assert_grep 'training loop: [0-9.]+s waiting for data \(loader threads busy [0-9.]+s\), [0-9.]+s writing checkpoints, of [0-9.]+s$' "$T/err"
+for key in data_wait_seconds loading_seconds checkpoint_seconds; do assert_grep "\"$key\": [0-9.e-]+" A/meta.json; done
 assert_grep '"validation"' A/meta.json
 [ "$(grep -o '"iteration": *[0-9]*' A/meta.json | tr -d ' \n')" = '"iteration":3"iteration":6' ] \
   || fail "meta.json lacks validations at iterations 3 and 6"

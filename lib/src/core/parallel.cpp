@@ -1,12 +1,21 @@
 #include "wsss/core/parallel.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace wsss {
+
+void prefer_passive_openmp_waits(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0) return;
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
 
 int hardware_threads() {
   unsigned n = std::thread::hardware_concurrency();

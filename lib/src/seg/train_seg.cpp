@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -306,9 +307,13 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
   const std::size_t micro_batches = std::size_t(last - start) * std::size_t(o.iter_size);
   const std::size_t first_micro = std::size_t(start) * std::size_t(o.iter_size);
   const int ignore = vocab.ignore;
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  std::atomic<std::int64_t> loading_ns{0};
   Prefetcher<MicroBatch> loader(micro_batches, o.loader_threads, 2 * std::size_t(std::max(1, o.loader_threads)),
                                 [&](std::size_t i) {
     const std::size_t micro = first_micro + i;
+    auto t0 = Clock::now();
     MicroBatch mb;
     mb.images = torch::empty({o.batch, 3, o.crop, o.crop}, torch::kFloat32);
     mb.labels = torch::empty({o.batch, o.crop, o.crop}, torch::kLong);
@@ -320,6 +325,7 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
       std::mt19937_64 rng = sample_rng(o.seed, n);
       augment_sample(rgb, mask, o, ignore, rng, mb.images[b].data_ptr<float>(), mb.labels[b].data_ptr<std::int64_t>());
     }
+    loading_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
     return mb;
   });
 
@@ -331,8 +337,10 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
     return o.loss == "balanced" ? balanced_cross_entropy(logits, l, ignore) : cross_entropy(logits, l, ignore);
   };
   auto checkpoint = [&](int done) {
+    auto t0 = Clock::now();
     models::save_weights(*net, ckpt_file, model_metadata(*net, vocab, o));
     models::save_resume_state(optimizer, done, state_file);
+    summary.checkpoint_seconds += since(t0);
   };
   net->train();
   Progress progress("train", std::size_t(last - start), "it");
@@ -344,7 +352,9 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
     optimizer.zero_grad();
     double value = 0;
     for (int a = 0; a < o.iter_size; ++a) {
+      auto t0 = Clock::now();
       MicroBatch mb = *loader.next();
+      summary.data_wait_seconds += since(t0);
       torch::Tensor x = mb.images.to(device), y = mb.labels.to(device);
       std::vector<torch::Tensor> outputs = o.msc ? net->forward_msc(x, o.msc_scales) : std::vector<torch::Tensor>{net->forward(x)};
       torch::Tensor loss = loss_fn(outputs[0], y);
@@ -378,6 +388,11 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
   progress.finish();
   double loop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
   summary.iterations_per_second = loop_seconds > 0 ? summary.iterations_run / loop_seconds : 0;
+  summary.loading_seconds = double(loading_ns.load()) * 1e-9;
+  char times[160];
+  std::snprintf(times, sizeof times, "%.2fs waiting for data (loader threads busy %.2fs), %.2fs writing checkpoints, of %.2fs",
+                summary.data_wait_seconds, summary.loading_seconds, summary.checkpoint_seconds, loop_seconds);
+  log::info("training loop: ", times);
   summary.final_loss = recent.empty() ? 0 : std::accumulate(recent.begin(), recent.end(), 0.0) / double(recent.size());
   if (validation) summary.validation = history;
   if (last < o.iters) {
@@ -393,6 +408,9 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
   extra["iterations"] = o.iters;
   extra["final_loss"] = summary.final_loss;
   extra["iterations_per_second"] = summary.iterations_per_second;
+  extra["data_wait_seconds"] = summary.data_wait_seconds;
+  extra["loading_seconds"] = summary.loading_seconds;
+  extra["checkpoint_seconds"] = summary.checkpoint_seconds;
   if (validation) extra["validation"] = history;
   write_meta(out_dir / "meta.json", train.content_hash, extra);
   models::save_weights(*net, model_file, model_metadata(*net, vocab, o));  // last: "model exists" = "training done"

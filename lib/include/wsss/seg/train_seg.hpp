@@ -87,6 +87,14 @@ struct SegTrainSummary {
   double final_loss = 0;    // mean loss of the last (up to 20) iterations
   double seconds = 0;
   double iterations_per_second = 0;
+  // Where the loop's time went besides the network, so that the cost of
+  // loading and checkpointing can be checked (bench/seg.sh): seconds the loop
+  // waited for a batch the loader threads had not finished, the loader
+  // threads' own time (decoding and augmenting, overlapped with compute), and
+  // seconds spent writing checkpoints.
+  double data_wait_seconds = 0;
+  double loading_seconds = 0;
+  double checkpoint_seconds = 0;
   nlohmann::json validation;  // [{"iteration", "miou", "per_class"}...], null without --val
 };
 
