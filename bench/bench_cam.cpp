@@ -108,7 +108,7 @@ int forward(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wsss::prefer_passive_openmp_waits(argv);
+  wsss::tune_runtime_environment(argv);
   try {
     std::string command = argc > 1 ? argv[1] : "";
     if (command == "save-model") return save_model(argc, argv);

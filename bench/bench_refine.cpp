@@ -258,7 +258,7 @@ void bench_rw() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wsss::prefer_passive_openmp_waits(argv);
+  wsss::tune_runtime_environment(argv);
   cv::setNumThreads(1);
   const std::string what = argc > 1 ? argv[1] : "all";
   if (what == "crf" || what == "all") bench_crf();

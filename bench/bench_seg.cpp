@@ -143,7 +143,7 @@ int predict(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wsss::prefer_passive_openmp_waits(argv);
+  wsss::tune_runtime_environment(argv);
   try {
     std::string command = argc > 1 ? argv[1] : "";
     if (command == "train") return train(argc, argv);

@@ -34,9 +34,10 @@ LR=${LR:-1e-9}
 CLASSES=${CLASSES:-$(cd "$(dirname "$0")/.." && pwd)/data_manifests/voc12/classes.json}
 export PATH="$(cd "$BIN" && pwd):$PATH"
 # The wsss-* tools and wsss_bench_seg both re-execute themselves with libgomp's
-# passive wait policy unless OMP_WAIT_POLICY is set (wsss::prefer_passive_openmp_waits);
-# with spinning workers the network alone ran up to 100x slower on a busy
-# machine (crop 65, 2 threads: 1.06 s/it against 0.01 s/it).
+# passive wait policy and glibc's large-block thresholds unless the user set
+# them (wsss::tune_runtime_environment); with spinning workers the network
+# alone ran up to 100x slower on a busy machine (crop 65, 2 threads: 1.06 s/it
+# against 0.01 s/it).
 command -v wsss_bench_seg >/dev/null || { echo "wsss_bench_seg not built (needs LibTorch)"; exit 1; }
 calc() { awk "BEGIN { print $1 }"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }

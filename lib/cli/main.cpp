@@ -20,7 +20,7 @@ void describe(CLI::App& app, const std::string& description, const std::string& 
 
 int run_tool(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&, Action&)>& setup) {
-  prefer_passive_openmp_waits(argv);
+  tune_runtime_environment(argv);
   log::set_program(info.name);
   RunContext& ctx = run_context();
   ctx.program = info.name;

@@ -11,10 +11,14 @@
 
 namespace wsss {
 
-void prefer_passive_openmp_waits(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0) return;
-  ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+void tune_runtime_environment(char** argv) {
+  bool changed = false;
+  auto set_default = [&](const char* name, const char* value) {
+    if (std::getenv(name) == nullptr && ::setenv(name, value, 0) == 0) changed = true;
+  };
+  set_default("OMP_WAIT_POLICY", "PASSIVE");
+  set_default("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296");
+  if (changed) ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
 }
 
 int hardware_threads() {
