@@ -23,6 +23,7 @@
 #include "wsss/io/meta.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/checkpoint.hpp"
+#include "wsss/models/schedule.hpp"
 #include "wsss/models/weights.hpp"
 
 namespace wsss::cam {
@@ -143,7 +144,7 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
   groups.emplace_back(backbone_params, group_options(o.lr));
   groups.emplace_back(classifier_params, group_options(o.lr * o.classifier_lr_mult));
   torch::optim::SGD optimizer(groups, SGDOptions(o.lr));
-  const double base_lr[2] = {o.lr, o.lr * o.classifier_lr_mult};
+  models::LrScaler lr_schedule(optimizer);
 
   int start_epoch = 0;
   if (o.resume) {
@@ -183,9 +184,8 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
     for (std::size_t step = 0; step < steps_per_epoch; ++step) {
       Batch batch = *loader.next();
       std::size_t global_step = std::size_t(epoch) * steps_per_epoch + step;
-      double factor = std::pow(1.0 - double(global_step) / double(max_step), o.poly_power);
-      for (std::size_t g = 0; g < optimizer.param_groups().size(); ++g)
-        static_cast<SGDOptions&>(optimizer.param_groups()[g].options()).lr(base_lr[g] * factor);
+      const double factor = models::poly_factor(double(global_step), double(max_step), o.poly_power);
+      lr_schedule.scale(factor);
       torch::Tensor logits = net->forward(batch.images.to(device));
       torch::Tensor loss = torch::nn::functional::multilabel_soft_margin_loss(logits, batch.targets.to(device));
       optimizer.zero_grad();
@@ -196,7 +196,7 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
                                              std::to_string(global_step) + "); lower --lr");
       loss_sum += value;
       char note[64];
-      std::snprintf(note, sizeof note, "loss %.4f lr %.3g", value, base_lr[0] * factor);
+      std::snprintf(note, sizeof note, "loss %.4f lr %.3g", value, lr_schedule.base(0) * factor);
       progress.set_note(note);
       progress.add();
     }

@@ -20,6 +20,7 @@
 #include "wsss/io/png.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/checkpoint.hpp"
+#include "wsss/models/schedule.hpp"
 #include "wsss/models/weights.hpp"
 #include "wsss/refine/irn.hpp"
 
@@ -416,6 +417,7 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
   using torch::optim::SGDOptions;
   torch::optim::SGD optimizer(net->edge_parameters(),
                               SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  models::LrScaler lr_schedule(optimizer);
   int start_epoch = 0;
   if (o.resume) {
     models::check_resume_options(ckpt_file, o.to_json(), /*ignored=*/{});
@@ -453,8 +455,8 @@ IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const 
     for (std::size_t step = 0; step < steps_per_epoch; ++step) {
       Batch batch = *loader.next();
       const std::size_t global_step = std::size_t(epoch) * steps_per_epoch + step;
-      const double factor = std::pow(1.0 - double(global_step) / double(max_step), o.poly_power);
-      static_cast<SGDOptions&>(optimizer.param_groups()[0].options()).lr(o.lr * factor);
+      const double factor = models::poly_factor(double(global_step), double(max_step), o.poly_power);
+      lr_schedule.scale(factor);
       torch::Tensor logits = net->forward(batch.images.to(device));
       torch::Tensor labels = batch.labels.to(device);
       if (logits.size(2) != labels.size(1) || logits.size(3) != labels.size(2))

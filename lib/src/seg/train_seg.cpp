@@ -25,6 +25,7 @@
 #include "wsss/io/png.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/checkpoint.hpp"
+#include "wsss/models/schedule.hpp"
 #include "wsss/models/weights.hpp"
 #include "wsss/pseudo/pseudo.hpp"
 
@@ -246,7 +247,7 @@ double poly_lr_factor(int iteration, const SegTrainOptions& o) {
   // PolynomialLR changes the rate only when its step count is a multiple of
   // LR_DECAY, and main.py steps it after each iteration.
   const int decayed_at = iteration - iteration % o.lr_decay_every;
-  return std::pow(1.0 - double(decayed_at) / double(o.iters), o.poly_power);
+  return models::poly_factor(double(decayed_at), double(o.iters), o.poly_power);
 }
 
 SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, const fs::path& out_dir,
@@ -288,8 +289,7 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
 
   std::unique_ptr<torch::optim::SGD> optimizer_ptr = make_optimizer(*net, o);
   torch::optim::SGD& optimizer = *optimizer_ptr;
-  std::vector<double> base_lr;
-  for (auto& g : optimizer.param_groups()) base_lr.push_back(static_cast<torch::optim::SGDOptions&>(g.options()).lr());
+  models::LrScaler lr_schedule(optimizer);
 
   int start = 0;
   if (o.resume) {
@@ -347,8 +347,7 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
   auto loop_start = std::chrono::steady_clock::now();
   for (int it = start; it < last; ++it) {
     const double factor = poly_lr_factor(it, o);
-    for (std::size_t g = 0; g < optimizer.param_groups().size(); ++g)
-      static_cast<torch::optim::SGDOptions&>(optimizer.param_groups()[g].options()).lr(base_lr[g] * factor);
+    lr_schedule.scale(factor);
     optimizer.zero_grad();
     double value = 0;
     for (int a = 0; a < o.iter_size; ++a) {
@@ -372,7 +371,7 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
     if (recent.size() > 20) recent.pop_front();
     summary.iterations_run++;
     char note[64];
-    std::snprintf(note, sizeof note, "loss %.4f lr %.3g", value, base_lr[0] * factor);
+    std::snprintf(note, sizeof note, "loss %.4f lr %.3g", value, lr_schedule.base(0) * factor);
     progress.set_note(note);
     progress.add();
     const int done = it + 1;
