@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "wsss/core/parallel.hpp"
+#include "bench_util.hpp"
 #include "wsss/cam/cam.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/data/transforms.hpp"
@@ -29,16 +29,9 @@
 #include "wsss/models/weights.hpp"
 
 using namespace wsss;
+using namespace wsss::bench;
 
 namespace {
-
-// Peak resident memory of this process so far (VmHWM), in MB.
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return -1;
-}
 
 int save_model(int argc, char** argv) {
   if (argc < 4) throw UsageError("save-model CLASSES_JSON OUT.safetensors [ARCH [WIDTH]]");
@@ -108,18 +101,5 @@ int forward(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wsss::tune_runtime_environment(argv);
-  try {
-    std::string command = argc > 1 ? argv[1] : "";
-    if (command == "save-model") return save_model(argc, argv);
-    if (command == "forward") return forward(argc, argv);
-    std::fprintf(stderr, "usage: wsss_bench_cam save-model ... | forward ... (see bench/bench_cam.cpp)\n");
-    return 2;
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "wsss_bench_cam: usage: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "wsss_bench_cam: error: %s\n", e.what());
-    return 1;
-  }
+  return run_commands(argc, argv, "wsss_bench_cam", {{"save-model", save_model}, {"forward", forward}});
 }

@@ -18,17 +18,14 @@
 
 #include <opencv2/core.hpp>
 
-#include "wsss/core/parallel.hpp"
+#include "bench_util.hpp"
 #include "wsss/refine/densecrf.hpp"
 #include "wsss/refine/random_walk.hpp"
 
 using namespace wsss::refine;
+using wsss::bench::seconds_since;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 struct Measure {
   double seconds = 0;

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "wsss/core/parallel.hpp"
+#include "bench_util.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/data/vocab.hpp"
 #include "wsss/models/resnet.hpp"
@@ -29,27 +29,10 @@
 #include "wsss/seg/train_seg.hpp"
 
 using namespace wsss;
-
-namespace {
-
+using namespace wsss::bench;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// CPU time of the whole process (all threads) so far, in seconds.
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
-
-// Peak resident memory of this process so far (VmHWM), in MB.
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return -1;
-}
+namespace {
 
 int train(int argc, char** argv) {
   if (argc < 8) throw UsageError("train CLASSES_JSON CROP BATCH ITER_SIZE ITERS THREADS [ARCH [WIDTH [LR]]]");
@@ -143,18 +126,5 @@ int predict(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wsss::tune_runtime_environment(argv);
-  try {
-    std::string command = argc > 1 ? argv[1] : "";
-    if (command == "train") return train(argc, argv);
-    if (command == "predict") return predict(argc, argv);
-    std::fprintf(stderr, "usage: wsss_bench_seg train ... | predict ... (see bench/bench_seg.cpp)\n");
-    return 2;
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "wsss_bench_seg: usage: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "wsss_bench_seg: error: %s\n", e.what());
-    return 1;
-  }
+  return run_commands(argc, argv, "wsss_bench_seg", {{"train", train}, {"predict", predict}});
 }
