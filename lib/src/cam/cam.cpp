@@ -7,6 +7,7 @@
 #include "wsss/core/error.hpp"
 #include "wsss/io/image.hpp"
 #include "wsss/io/npy.hpp"
+#include "wsss/models/cam_net.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -131,10 +132,7 @@ class CamProcessor : public ItemProcessor {
     // An image with no class to map needs no network pass (and a 0-channel map
     // cannot be interpolated).
     if (!classes.empty()) {
-      // On the CPU every worker runs its own single-threaded forward; a GPU
-      // takes one image at a time while the other workers prepare the next.
-      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-      if (!device_.is_cpu()) lock.lock();
+      auto lock = gate_.enter();
       cams = make_cam(inputs, rgb.rows, rgb.cols, index, [&](const torch::Tensor& x) {
         return loaded_.net->class_maps(x);
       }, cam_options_, device_);
@@ -196,7 +194,7 @@ class CamProcessor : public ItemProcessor {
   fs::path manifest_, out_dir_;
   CamStageOptions options_;
   CamOptions cam_options_;
-  std::mutex mu_;
+  models::DeviceGate gate_{device_};
 };
 
 }  // namespace

@@ -272,10 +272,7 @@ class PredictProcessor : public ItemProcessor {
     torch::Tensor x = image_batch(record_path(r, "image", manifest_));
     torch::Tensor p;
     {
-      // On the CPU every worker runs its own single-threaded forward (see
-      // models::use_single_threaded_torch); a GPU takes one image at a time.
-      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-      if (!device_.is_cpu()) lock.lock();
+      auto lock = gate_.enter();
       torch::NoGradGuard no_grad;
       p = torch::sigmoid(loaded_.net->forward(x.to(device_))).to(torch::kCPU)[0];
     }
@@ -297,7 +294,7 @@ class PredictProcessor : public ItemProcessor {
   float threshold_;
   bool set_labels_;
   fs::path manifest_;
-  std::mutex mu_;
+  models::DeviceGate gate_{device_};
 };
 
 }  // namespace

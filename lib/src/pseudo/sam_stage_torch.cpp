@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "wsss/core/error.hpp"
+#include "wsss/models/cam_net.hpp"
 #include "wsss/models/resnet.hpp"
 #include "wsss/models/sam.hpp"
 #include "wsss/pseudo/sam_stage.hpp"
@@ -26,10 +27,7 @@ class SamSegmenter : public PromptSegmenter {
     }
     std::vector<models::SamMask> masks;
     try {
-      // On the CPU every worker runs its own single-threaded forward (one shared
-      // module, byte-identical for any -j); a GPU takes one image at a time.
-      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-      if (!model_.device().is_cpu()) lock.lock();
+      auto lock = gate_.enter();  // one shared module (models::DeviceGate)
       models::SamImage image = model_.embed(rgb);  // once per image, for all its prompts
       counts_.embeddings++;
       masks = model_.predict(image, prompts, multimask_);
@@ -48,9 +46,10 @@ class SamSegmenter : public PromptSegmenter {
 
  private:
   models::SamModel model_;
+  models::DeviceGate gate_{model_.device()};
   bool multimask_;
   SamStageCounts& counts_;
-  std::mutex mu_, broken_mu_;
+  std::mutex broken_mu_;
   std::string broken_;
 };
 

@@ -498,10 +498,7 @@ class SegPredictProcessor : public ItemProcessor {
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     torch::Tensor logits;
     {
-      // On the CPU every worker runs its own single-threaded forward (byte-identical
-      // for any -j); a GPU takes one image at a time while the others decode.
-      std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-      if (!device_.is_cpu()) lock.lock();
+      auto lock = gate_.enter();
       logits = predict_logits(*loaded_.net, rgb, options_, device_);
     }
     Mask pred(rgb.cols, rgb.rows);
@@ -519,7 +516,7 @@ class SegPredictProcessor : public ItemProcessor {
   Vocabulary vocab_;
   fs::path manifest_, out_dir_;
   SegPredictOptions options_;
-  std::mutex mu_;
+  models::DeviceGate gate_{device_};
 };
 
 }  // namespace

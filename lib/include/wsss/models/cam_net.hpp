@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,5 +48,22 @@ LoadedCamNet load_cam_net(const fs::path& file);
 
 // "cpu", "cuda", "cuda:K" or "auto" (cuda when available). "cuda" without CUDA is a UsageError.
 torch::Device resolve_device(const std::string& name);
+
+// How a stage's workers share one model: on a GPU one forward at a time (the
+// other workers decode and prepare meanwhile); on the CPU no lock, every worker
+// running its own single-threaded forward (use_single_threaded_torch), which
+// keeps the outputs byte-identical for any -j.
+class DeviceGate {
+ public:
+  explicit DeviceGate(const torch::Device& device) : serialise_(!device.is_cpu()) {}
+  // Hold the returned lock for the duration of the forward pass.
+  std::unique_lock<std::mutex> enter() {
+    return serialise_ ? std::unique_lock<std::mutex>(mu_) : std::unique_lock<std::mutex>();
+  }
+
+ private:
+  bool serialise_;
+  std::mutex mu_;
+};
 
 }  // namespace wsss::models
