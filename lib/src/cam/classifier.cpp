@@ -148,11 +148,8 @@ TrainSummary train_classifier(const Manifest& train, const Vocabulary& vocab, co
 
   int start_epoch = 0;
   if (o.resume) {
-    models::check_resume_options(ckpt_file, o.to_json());
-    models::LoadOptions load;
-    load.expected_spec = &spec;
-    models::load_weights(*net, ckpt_file, load);
-    start_epoch = int(models::load_resume_state(optimizer, state_file));
+    start_epoch = int(models::resume_training(*net, spec, optimizer, ckpt_file, state_file, o.to_json(), o.epochs,
+                                              /*ignored=*/{"init"}));
     log::info("resuming after epoch ", start_epoch, " of ", o.epochs);
   }
   const std::size_t max_step = steps_per_epoch * std::size_t(o.epochs);

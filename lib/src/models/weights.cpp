@@ -262,3 +262,21 @@ void check_resume_options(const fs::path& checkpoint, const nlohmann::json& curr
 }
 
 }  // namespace wsss::models
+
+namespace wsss::models {
+
+std::int64_t resume_training(torch::nn::Module& net, const ModelSpec& spec, torch::optim::Optimizer& optimizer,
+                             const fs::path& checkpoint, const fs::path& state, const nlohmann::json& current,
+                             std::int64_t max_progress, const std::vector<std::string>& ignored) {
+  check_resume_options(checkpoint, current, ignored);
+  LoadOptions load;
+  load.expected_spec = &spec;
+  load_weights(net, checkpoint, load);
+  const std::int64_t progress = load_resume_state(optimizer, state);
+  if (progress < 0 || progress > max_progress)
+    throw InputError(state, "progress " + std::to_string(progress) + " out of range (0.." +
+                                std::to_string(max_progress) + ")");
+  return progress;
+}
+
+}  // namespace wsss::models

@@ -293,12 +293,8 @@ SegTrainSummary train_deeplab(const Manifest& train, const Vocabulary& vocab, co
 
   int start = 0;
   if (o.resume) {
-    models::check_resume_options(ckpt_file, o.to_json(), /*ignored=*/{});
-    models::LoadOptions load;
-    load.expected_spec = &spec;
-    models::load_weights(*net, ckpt_file, load);
-    start = int(models::load_resume_state(optimizer, state_file));
-    if (start < 0 || start > o.iters) throw InputError(state_file, "iteration " + std::to_string(start) + " out of range");
+    start = int(models::resume_training(*net, spec, optimizer, ckpt_file, state_file, o.to_json(), o.iters,
+                                        /*ignored=*/{}));
     log::info("resuming after iteration ", start, " of ", o.iters);
   }
   const int last = o.stop_after > 0 ? std::max(start, o.stop_after) : o.iters;

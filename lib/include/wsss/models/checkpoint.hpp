@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "wsss/models/resnet.hpp"
+
 namespace wsss::models {
 
 namespace fs = std::filesystem;
@@ -26,5 +28,14 @@ std::int64_t load_resume_state(torch::optim::Optimizer& optimizer, const fs::pat
 // the schedule (e.g. the initial weights, which the checkpoint replaces) go in `ignored`.
 void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current,
                           const std::vector<std::string>& ignored = {"init"});
+
+// Continues an interrupted run, as every trainer's --resume does: checks the
+// options (check_resume_options with `ignored`), loads the checkpoint's weights
+// into `net` (which must have the architecture `spec`) and the optimiser state,
+// and returns the progress saved with it (epochs or iterations done), an
+// InputError naming the state file when it is outside [0, max_progress].
+std::int64_t resume_training(torch::nn::Module& net, const ModelSpec& spec, torch::optim::Optimizer& optimizer,
+                             const fs::path& checkpoint, const fs::path& state, const nlohmann::json& current,
+                             std::int64_t max_progress, const std::vector<std::string>& ignored);
 
 }  // namespace wsss::models
