@@ -27,6 +27,7 @@
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/resnet.hpp"
 #include "wsss/models/weights.hpp"
+#include "wsss/models/threads.hpp"
 
 using namespace wsss;
 using namespace wsss::bench;

@@ -25,6 +25,8 @@
 #include "wsss/core/error.hpp"
 #include "wsss/data/vocab.hpp"
 #include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
+#include "wsss/core/parse.hpp"
 #include "wsss/seg/deeplab.hpp"
 #include "wsss/seg/train_seg.hpp"
 
@@ -97,7 +99,7 @@ int predict(int argc, char** argv) {
   if (std::sscanf(argv[3], "%dx%d", &width, &height) != 2) throw UsageError("size must be WxH");
   const int count = std::stoi(argv[4]);
   const int threads = std::stoi(argv[5]);
-  std::vector<double> scales = seg::parse_scales(argc > 6 ? argv[6] : "1.0,0.5,0.75", "SCALES");
+  std::vector<double> scales = parse_scales(argc > 6 ? argv[6] : "1.0,0.5,0.75", "SCALES");
   models::set_torch_threads(1);
   seg::LoadedDeepLab loaded = seg::load_deeplab(argv[2]);
   // The input sizes of predict_logits: interpolate with scale_factor gives floor(H * s).

@@ -2,10 +2,11 @@
 #include <sstream>
 
 #include "tool.hpp"
+#include "wsss/core/parse.hpp"
 #include "wsss/cam/classifier.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
-#include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 
 using namespace wsss;
 
@@ -35,16 +36,7 @@ int main(int argc, char** argv) {
       cli::apply_common_options(app, common);
       // One single-threaded network per worker keeps the maps identical for any -j.
       models::set_torch_threads(1);
-      options.scales.clear();
-      std::stringstream ss(scales);
-      for (std::string tok; std::getline(ss, tok, ',');) {
-        try {
-          options.scales.push_back(std::stod(tok));
-        } catch (const std::exception&) {
-          throw UsageError("--scales " + scales + ": expected numbers like 1.0,0.5");
-        }
-        if (options.scales.back() <= 0) throw UsageError("--scales: scales must be positive");
-      }
+      options.scales = parse_scales(scales, "--scales");
       options.classes = classes == "labels" ? cam::CamClassSource::Labels
                         : classes == "pred" ? cam::CamClassSource::Predicted
                                             : cam::CamClassSource::All;

@@ -9,7 +9,7 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/progress.hpp"
-#include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 
 using namespace wsss;
 
@@ -72,13 +72,13 @@ int main(int argc, char** argv) {
     t->add_option("--crop", o.crop, "Random crop size (padded with 0 after normalisation)");
     t->add_option("--epochs", o.epochs, "Epochs");
     t->add_option("--batch", o.batch, "Batch size");
-    t->add_option("--lr", o.lr, "Backbone learning rate (poly decay)");
-    t->add_option("--classifier-lr-mult", o.classifier_lr_mult, "Classifier learning-rate multiplier");
-    t->add_option("--weight-decay", o.weight_decay, "Weight decay");
-    t->add_option("--momentum", o.momentum, "SGD momentum (IRN's effective value is 1e-4; see docs/classify.md)");
-    t->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power");
+    t->add_option("--lr", o.lr, "Backbone learning rate (poly decay)")->check(wsss::cli::positive());
+    t->add_option("--classifier-lr-mult", o.classifier_lr_mult, "Classifier learning-rate multiplier")->check(wsss::cli::at_least(0));
+    t->add_option("--weight-decay", o.weight_decay, "Weight decay")->check(wsss::cli::at_least(0));
+    t->add_option("--momentum", o.momentum, "SGD momentum (IRN's effective value is 1e-4; see docs/classify.md)")->check(wsss::cli::range(0, 1));
+    t->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power")->check(wsss::cli::at_least(0));
     t->add_option("--loader-threads", o.loader_threads, "Background image-loading threads");
-    t->add_option("--threshold", o.threshold, "Score threshold for F1 on --val");
+    t->add_option("--threshold", o.threshold, "Score threshold for F1 on --val")->check(wsss::cli::range(0, 1));
     t->add_flag("--resume", o.resume, "Continue from OUT_DIR/checkpoint.* (same options as the first run)");
     t->add_option("--stop-after", o.stop_after,
                   "Stop after N epochs of the --epochs schedule, keeping the checkpoint for --resume (0 = all)");
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     p->add_option("manifest", predict.manifest, "Input manifest")->required();
     p->add_option("out_dir", predict.out_dir, "Output directory")->required();
     p->add_option("--model", predict.model, "Classifier from wsss-classify train")->required();
-    p->add_option("--threshold", predict.threshold, "Score threshold for pred_labels");
+    p->add_option("--threshold", predict.threshold, "Score threshold for pred_labels")->check(wsss::cli::range(0, 1));
     p->add_flag("--set-labels", predict.set_labels, "Also set \"labels\" from the prediction where absent");
     cli::add_common_options(*p, common, cli::kPerImage | cli::kDevice | cli::kClasses);
     p->callback([&action, p] {

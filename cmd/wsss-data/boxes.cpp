@@ -22,7 +22,7 @@ void add_boxes(CLI::App& app, wsss::cli::Action& action) {
   sub->add_option("--field", args->boxes.field, "Label field the boxes come from")->capture_default_str();
   sub->add_option("--jitter", args->boxes.jitter,
                   "Move each edge by up to this fraction of the box's size; score = IoU with the true box")
-      ->capture_default_str();
+      ->capture_default_str()->check(wsss::cli::range(0, 1));
   sub->add_option("--category-ids", args->category_ids,
                   "What category_id holds: auto, vocab (1..K) or coco (1..90), as wsss-sam --category-ids")
       ->capture_default_str();

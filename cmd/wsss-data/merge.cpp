@@ -23,7 +23,7 @@ void add_merge(CLI::App& app, wsss::cli::Action& action) {
   auto* frac = sub->add_option("--min-success-frac", args->merge.min_success_frac,
                                "Least fraction of the input items (meta*.json \"items\".\"total\") that must be in "
                                "the merged manifest")
-                   ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+                   ->check(wsss::cli::range(0, 1))->capture_default_str();
   wsss::cli::add_common_options(*sub, args->common, wsss::cli::kOverwrite);
   wsss::cli::describe(*sub,
                       "Merges per-shard manifests (manifest.J-of-N.jsonl, written by a stage run with --shard J/N) "

@@ -17,7 +17,7 @@ void add_synth(CLI::App& app, wsss::cli::Action& action) {
   sub->add_option("OUT_DIR", args->out_dir, "Output: images/, masks/, manifest.jsonl, classes.json, meta.json")
       ->required();
   sub->add_option("--count", args->synth.count, "Number of images")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(wsss::cli::at_least(1));
   sub->add_option("--size", args->size, "Image size WIDTHxHEIGHT")->capture_default_str();
   sub->add_option("--prefix", args->synth.prefix, "Id prefix (ids are PREFIX000000, PREFIX000001, ...)")
       ->capture_default_str();

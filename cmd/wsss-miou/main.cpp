@@ -42,12 +42,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"strict", "skip", "empty"}))->capture_default_str();
     auto* thr = app.add_option("--bg-threshold", args.threshold,
                                "Score maps: a pixel is its max channel's class if that max > T, else background")
-                    ->capture_default_str();
+                    ->capture_default_str()->check(wsss::cli::range(0, 1));
     auto* sweep = app.add_option("--bg-sweep", args.sweep,
                                  "Score maps: evaluate every threshold FROM:TO:STEP in one pass, e.g. 0.05:0.60:0.01");
     auto* power = app.add_option("--bg-power", args.power,
                                  "Score maps: background score (1 - max)^A instead of a constant (PSA, CLIP-ES)")
-                      ->check(CLI::PositiveNumber);
+                      ->check(cli::positive());
     thr->excludes(sweep)->excludes(power);
     sweep->excludes(power);
     app.add_option("--json", args.json, "Also write the full result (with the confusion matrix) to this file");

@@ -7,6 +7,7 @@
 #include "subcommands.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/refine/irn.hpp"
 
 using namespace wsss;
@@ -29,7 +30,7 @@ void add_irn(CLI::App& app, cli::Action& action) {
   sub->add_option("out_dir", out_dir, "Output directory")->required();
   sub->add_option("--model", model, "Edge network from wsss-refine irn-train")->required();
   sub->add_option("--radius", options.walk.radius, "Random-walk neighbourhood radius on the stride-4 grid");
-  sub->add_option("--beta", options.walk.beta, "Affinity exponent");
+  sub->add_option("--beta", options.walk.beta, "Affinity exponent")->check(wsss::cli::positive());
   sub->add_option("--exp-times", options.walk.exp_times, "The walk takes 2^N steps");
   sub->add_flag("--edges", options.edges, "Also write the boundary map as OUT_DIR/edge/<id>.png (8-bit grey)");
   cli::add_common_options(*sub, common, cli::kPerImage | cli::kDevice | cli::kClasses);

@@ -5,6 +5,7 @@
 #include "wsss/core/log.hpp"
 #include "wsss/core/progress.hpp"
 #include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/refine/irn.hpp"
 
 using namespace wsss;
@@ -34,10 +35,10 @@ void add_irn_train(CLI::App& app, cli::Action& action) {
   sub->add_option("--radius", o.radius, "Affinity radius on the stride-4 grid (10: IRN's 152 directions)");
   sub->add_option("--epochs", o.epochs, "Epochs");
   sub->add_option("--batch", o.batch, "Batch size");
-  sub->add_option("--lr", o.lr, "Learning rate of the edge layers (poly decay)");
-  sub->add_option("--weight-decay", o.weight_decay, "Weight decay");
-  sub->add_option("--momentum", o.momentum, "SGD momentum (IRN's effective 1e-4: its PolyOptimizer passes the weight decay as momentum)");
-  sub->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power");
+  sub->add_option("--lr", o.lr, "Learning rate of the edge layers (poly decay)")->check(wsss::cli::positive());
+  sub->add_option("--weight-decay", o.weight_decay, "Weight decay")->check(wsss::cli::at_least(0));
+  sub->add_option("--momentum", o.momentum, "SGD momentum (IRN's effective 1e-4: its PolyOptimizer passes the weight decay as momentum)")->check(wsss::cli::range(0, 1));
+  sub->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power")->check(wsss::cli::at_least(0));
   sub->add_option("--loader-threads", o.loader_threads, "Background image-loading threads");
   sub->add_flag("--resume", o.resume, "Continue from OUT_DIR/checkpoint.* (same options as the first run)");
   sub->add_option("--stop-after", o.stop_after,

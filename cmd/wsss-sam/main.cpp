@@ -2,7 +2,7 @@
 // and points (detector boxes or CAM-derived prompts), merged into label PNGs.
 #include "tool.hpp"
 #include "wsss/core/log.hpp"
-#include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/pseudo/sam_stage.hpp"
 
 using namespace wsss;
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     app.add_option("--prompt-names", prompt_names,
                    "Class prompt names for category_name (default: data_manifests/<vocab>/prompts.json if shipped)");
     app.add_option("--box-threshold", options.detection.score_threshold,
-                   "Keep boxes whose score is above this (SAM_WSSS: 0.3)");
+                   "Keep boxes whose score is above this (SAM_WSSS: 0.3)")->check(wsss::cli::range(0, 1));
     app.add_option("--category-ids", category_ids, "What category_id means: auto, vocab (1..K) or coco (1..90)");
     app.add_flag("--any-class", any_class, "Keep boxes of classes not among the image's labels");
     app.add_option("--unknown-images", unknown_images,
@@ -53,10 +53,10 @@ int main(int argc, char** argv) {
     auto* cam = app.add_option("--cam-prompts", cam_mode,
                                "Prompts from the record's CAM instead of detections: box, point or box+point");
     app.add_option("--cam-field", options.cam_field, "Score-map field of --cam-prompts (default cam)");
-    app.add_option("--cam-threshold", cam_threshold, "CAM region: score >= this x the class's max");
+    app.add_option("--cam-threshold", cam_threshold, "CAM region: score >= this x the class's max")->check(wsss::cli::range(0, 1));
     app.add_option("--cam-regions", cam_regions, "At most this many regions (prompts) per class, largest first");
     app.add_option("--cam-min-region", cam_min_region,
-                   "Drop regions smaller than this fraction of the class's largest");
+                   "Drop regions smaller than this fraction of the class's largest")->check(wsss::cli::range(0, 1));
     det->excludes(cam);
     app.add_option("--merge", merge,
                    "How masks become one label map: max-id (SAM_WSSS), score, smallest, each optionally +ignore "

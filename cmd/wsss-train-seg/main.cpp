@@ -4,10 +4,12 @@
 #include <optional>
 
 #include "tool.hpp"
+#include "wsss/core/parse.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/progress.hpp"
 #include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/seg/train_seg.hpp"
 
 using namespace wsss;
@@ -80,16 +82,16 @@ int main(int argc, char** argv) {
     t->add_option("--batch", o.batch, "Images per forward pass")->capture_default_str();
     t->add_option("--iter-size", o.iter_size, "Forward passes accumulated per step (effective batch = batch x iter-size)")
         ->capture_default_str();
-    t->add_option("--lr", o.lr, "Backbone learning rate (poly decay)")->capture_default_str();
-    t->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
-    t->add_option("--weight-decay", o.weight_decay, "Weight decay (none on the ASPP biases)")->capture_default_str();
-    t->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power")->capture_default_str();
+    t->add_option("--lr", o.lr, "Backbone learning rate (poly decay)")->capture_default_str()->check(wsss::cli::positive());
+    t->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str()->check(wsss::cli::range(0, 1));
+    t->add_option("--weight-decay", o.weight_decay, "Weight decay (none on the ASPP biases)")->capture_default_str()->check(wsss::cli::at_least(0));
+    t->add_option("--poly-power", o.poly_power, "Poly learning-rate decay power")->capture_default_str()->check(wsss::cli::at_least(0));
     t->add_option("--lr-decay-every", o.lr_decay_every, "Update the poly learning rate every N iterations")
         ->capture_default_str();
     t->add_option("--aspp-weight-lr-mult", o.aspp_weight_lr_mult, "Learning-rate multiplier of the ASPP weights")
-        ->capture_default_str();
+        ->capture_default_str()->check(wsss::cli::at_least(0));
     t->add_option("--aspp-bias-lr-mult", o.aspp_bias_lr_mult, "Learning-rate multiplier of the ASPP biases")
-        ->capture_default_str();
+        ->capture_default_str()->check(wsss::cli::at_least(0));
     t->add_option("--loss", o.loss, "ce (cross-entropy) or balanced (mean of background and foreground CE)")
         ->check(CLI::IsMember({"ce", "balanced"}))->capture_default_str();
     t->add_option("--save-every", o.save_every, "Checkpoint every N iterations")->capture_default_str();
@@ -104,8 +106,8 @@ int main(int argc, char** argv) {
         o.seed = common.seed;
         o.device = common.device;
         o.overwrite = common.overwrite;
-        o.scales = seg::parse_scales(train.scales, "--scales");
-        o.msc_scales = seg::parse_scales(train.msc_scales, "--msc-scales");
+        o.scales = parse_scales(train.scales, "--scales");
+        o.msc_scales = parse_scales(train.msc_scales, "--msc-scales");
         o.validate();
         Manifest m = read_manifest(train.manifest);
         Vocabulary vocab = vocabulary_for(m.dir, common.classes);
@@ -147,7 +149,7 @@ int main(int argc, char** argv) {
         cli::apply_common_options(*p, common);
         // One single-threaded network per worker keeps the masks identical for any -j.
         models::set_torch_threads(1);
-        predict.options.scales = seg::parse_scales(predict.scales, "--scales");
+        predict.options.scales = parse_scales(predict.scales, "--scales");
         predict.options.device = common.device;
         StageOptions stage = common.stage_options(predict.out_dir);
         Manifest m = read_manifest(predict.manifest, {common.allow_empty});

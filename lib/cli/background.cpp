@@ -1,5 +1,6 @@
 #include "background.hpp"
 
+#include "validators.hpp"
 #include "wsss/core/error.hpp"
 
 namespace wsss::cli {
@@ -13,9 +14,9 @@ BackgroundRule BackgroundOptions::rule(const BackgroundRule& fallback) const {
 
 void add_background_options(CLI::App& app, BackgroundOptions& o, const std::string& default_text) {
   app.add_option("--bg-threshold", o.threshold, "Constant background score t (IRN); " + default_text)
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->default_str("");
+      ->check(range(0, 1))->capture_default_str()->default_str("");
   app.add_option("--bg-power", o.power, "Background score (1 - max)^A (PSA, CLIP-ES)")
-      ->check(CLI::PositiveNumber)->default_str("");
+      ->check(positive())->default_str("");
 }
 
 }  // namespace wsss::cli

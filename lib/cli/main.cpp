@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "tool.hpp"
+#include "validators.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/parallel.hpp"
@@ -30,10 +31,12 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
   app.name(info.name);
   describe(app, info.description, info.example, info.see_also);
   app.set_version_flag("--version", [name = info.name] { return version_report(name); });
+  app.set_help_all_flag("--help-all", "Print help for the program and all its subcommands, then exit");
   app.option_defaults()->always_capture_default();
   Action action;
   try {
     setup(app, action);
+    require_finite_floats(app);
   } catch (const std::exception& e) {
     log::error("internal: ", e.what());
     return kExitFailure;

@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include "validators.hpp"
 #include <opencv2/core/utility.hpp>
 
 #include "wsss/core/error.hpp"
@@ -27,7 +28,7 @@ StageOptions CommonOptions::stage_options(const std::string& out_dir) const {
 
 void add_common_options(CLI::App& app, CommonOptions& o, unsigned groups) {
   app.add_option("-j,--threads", o.threads, "Worker threads (0 = all cores)")->capture_default_str()
-      ->check(CLI::NonNegativeNumber)->group("Common");
+      ->check(at_least(0))->group("Common");
   app.add_flag("-q,--quiet", o.quiet, "Only warnings and errors on stderr")->group("Common");
   app.add_flag("-v,--verbose", o.verbose, "More detail on stderr (repeat for more)")->group("Common");
   if (groups & kPerImage) {
@@ -37,7 +38,7 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned groups) {
     app.add_flag("--skip-existing", o.skip_existing, "Keep finished items and resume an interrupted run")
         ->group("Common");
     app.add_option("--max-failed", o.max_failed, "Items allowed to fail before the run fails")
-        ->capture_default_str()->check(CLI::NonNegativeNumber)->group("Common");
+        ->capture_default_str()->check(at_least(0))->group("Common");
     app.add_flag("--allow-empty", o.allow_empty, "Accept an empty input manifest")->group("Common");
   } else if (groups & kOverwrite) {
     app.add_flag("--overwrite", o.overwrite, "Replace existing outputs")->group("Common");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "validators.hpp"
 #include "wsss/core/error.hpp"
 
 namespace wsss::cli {

@@ -104,6 +104,22 @@ expect_exit 0 wsss-cam -j1 --model cls/model.safetensors d/manifest.jsonl --shar
 expect_exit 0 wsss-data merge sharded
 cmp -s sharded/manifest.jsonl cam/manifest.jsonl || fail "merged shards differ from the unsharded manifest"
 diff -r cam/cam sharded/cam >/dev/null || fail "sharded maps differ"
+# A model with a NaN weight is refused before any map is written (it used to
+# write all-NaN score maps with exit 0), naming the file and the tensor.
+/usr/bin/python3 - cls/model.safetensors nan_model.safetensors <<'PY'
+import json, struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+name = "backbone.layer3.0.conv1.weight"
+start = 8 + n + header[name]["data_offsets"][0]
+assert header[name]["dtype"] == "F32"
+data[start + 8:start + 12] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(data)
+PY
+expect_exit 1 wsss-cam -j2 --model nan_model.safetensors d/manifest.jsonl cam_nan
+assert_grep "nan_model.safetensors: tensor 'backbone.layer3.0.conv1.weight' has 1 NaN or infinite values" "$T/err"
+ls cam_nan/cam/*.npy >/dev/null 2>&1 && fail "maps were written from a model with a NaN"
 # Another model gives other maps (the comparisons above can fail).
 expect_exit 0 wsss-cam -j2 --model seed6/model.safetensors d/manifest.jsonl cam_seed6
 cmp -s cam/cam/s000000.npy cam_seed6/cam/s000000.npy && fail "the model does not change the maps"

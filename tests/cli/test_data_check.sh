@@ -50,7 +50,7 @@ assert_grep '8 problem\(s\) in bad.jsonl' "$T/err"
 expect_exit 1 wsss-data check bad.jsonl --decode -j 2
 cp "$T/err" decode_j2.err
 assert_grep "^bad.jsonl:6: item 'e': mask .*above.png: value 21 above K=20 and not the ignore id 255$" "$T/err"
-assert_grep "^bad.jsonl:7: item 'f': image: .*truncated.jpg: truncated JPEG" "$T/err"
+assert_grep "^bad.jsonl:7: item 'f': image: .*truncated.jpg: corrupt or truncated JPEG: Premature end of JPEG file" "$T/err"
 assert_grep "^bad.jsonl:7: item 'f': mask: .*corrupt.png: corrupt" "$T/err"
 assert_grep '11 problem\(s\) in bad.jsonl' "$T/err"
 grep -Eo '^bad.jsonl:[0-9]+' "$T/err" | cut -d: -f2 | sort -n -c || fail "problems not in line order"

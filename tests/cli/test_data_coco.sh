@@ -66,3 +66,18 @@ expect_exit 1 wsss-data coco fake/instances.json fake/images bad
 assert_grep "item '000000000007' failed: .*instances.json: image 7: image .*000000000007.jpg not found" "$T/err"
 [ ! -e bad/manifest.jsonl ] || fail "manifest left"
 echo PASS
+
+# The JSON's width and height must match the image file: a mask painted at
+# another size would not fit its image (it used to be written anyway).
+/usr/bin/python3 - <<'PY'
+import json
+d = json.load(open("fake/instances.json"))
+im = next(i for i in d["images"] if i["id"] == 99)
+im["height"] = im["height"] - 7
+json.dump(d, open("fake/wrong_size.json", "w"))
+PY
+expect_exit 1 wsss-data coco fake/wrong_size.json fake/images wrong -j 2
+assert_grep "wrong_size.json: image 99 \(.*000000000099.jpg\): the JSON says [0-9]+x[0-9]+ but the file is [0-9]+x[0-9]+ \(width x height\)" "$T/err"
+[ -e wrong/manifest.jsonl ] && fail "a manifest was written despite the size mismatch"
+[ -e wrong/masks/000000000099.png ] && fail "a mask of the wrong size was written"
+true

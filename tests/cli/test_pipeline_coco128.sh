@@ -34,7 +34,10 @@ records() { [ "$(wc -l < "$2")" = "$N" ] || fail "$1: $2 has $(wc -l < "$2") rec
 
 run data wsss-data coco "$D/annotations/instances_train2017.json" "$D/images/train2017" imp
 [ "$(wc -l < imp/manifest.jsonl)" = 100 ] || fail "data: coco128 has 100 images"
-{ grep -v '"labels":\[\]' imp/manifest.jsonl | head -n $((N - 1)); grep -m1 '"labels":\[\]' imp/manifest.jsonl; } > imp/subset.jsonl
+# (awk, not grep | head: under pipefail, grep killed by head's early exit
+# fails the script at random.)
+{ awk -v n=$((N - 1)) '!/"labels":\[\]/ && c < n {print; c++}' imp/manifest.jsonl
+  grep -m1 '"labels":\[\]' imp/manifest.jsonl; } > imp/subset.jsonl
 records data imp/subset.jsonl
 run classify wsss-classify train -j2 --arch resnet18 --width 8 --frozen-stages 0 --train-bn --momentum 0.9 --lr 0.05 \
   --resize-long 64:96 --crop 96 --batch 16 --epochs 1 imp/subset.jsonl cls

@@ -88,7 +88,7 @@ TEST_CASE("rails are visible background below every train", "[synth]") {
   CHECK(checked >= 5);
 }
 
-TEST_CASE("a synthetic data set is byte-identical for any thread count", "[synth]") {
+TEST_CASE("a synthetic data set is byte-identical for any thread count", "[synth][determinism]") {
   TempDir t;
   SynthOptions o;
   o.count = 24;

@@ -43,3 +43,14 @@ TEST_CASE("vocabulary lookup beside the manifest", "[vocab]") {
   write_file_atomic(t / "bad.json", "{\"format\":\"wsss-classes\",\"version\":1,\"classes\":[\"bg\"]}");
   CHECK_THROWS_WITH(vocabulary_for(t.path, (t / "bad.json").string()), Catch::Contains("bad.json"));
 }
+
+TEST_CASE("a vocabulary with a duplicate or empty class name is refused, naming both ids", "[vocab]") {
+  TempDir t;
+  write_file_atomic(t / "dup.json",
+                    "{\"format\":\"wsss-classes\",\"version\":1,\"classes\":[\"background\",\"cat\",\"dog\",\"cat\"]}");
+  CHECK_THROWS_WITH(Vocabulary::load(t / "dup.json"),
+                    Catch::Contains("dup.json: class name 'cat' appears twice (ids 1 and 3)"));
+  write_file_atomic(t / "empty.json",
+                    "{\"format\":\"wsss-classes\",\"version\":1,\"classes\":[\"background\",\"\",\"dog\"]}");
+  CHECK_THROWS_WITH(Vocabulary::load(t / "empty.json"), Catch::Contains("empty.json: class 1 has an empty name"));
+}

@@ -312,7 +312,7 @@ TEST_CASE("sweep parsing and shortest formatting", "[eval]") {
   CHECK(format_shortest(0.1 + 0.2) == "0.30000000000000004");
 }
 
-TEST_CASE("manifest evaluation: threads and shards give the same integers", "[eval]") {
+TEST_CASE("manifest evaluation: threads and shards give the same integers", "[eval][determinism]") {
   TempDir t;
   std::mt19937 rng(21);
   std::string text;

@@ -98,7 +98,7 @@ TEST_CASE("half conversion is correctly rounded", "[npy]") {
 TEST_CASE("npy with NaN, wrong dtype or truncation is rejected", "[npy]") {
   TempDir t;
   std::vector<float> v = {1, NAN, 3, 4};
-  write_npy(t / "nan.npy", v.data(), {1, 2, 2});
+  write_file_atomic(t / "nan.npy", encode_npy(v.data(), {1, 2, 2}, NpyDType::Float32));  // write_npy refuses
   CHECK_THROWS_WITH(read_npy(t / "nan.npy"), Catch::Contains("NaN or Inf"));
   CHECK_NOTHROW(read_npy(t / "nan.npy", true));
   std::string ok = encode_npy(v.data(), {1, 2, 2}, NpyDType::Float32);
@@ -108,4 +108,55 @@ TEST_CASE("npy with NaN, wrong dtype or truncation is rejected", "[npy]") {
   f8.replace(f8.find("<f4"), 3, "<f8");
   write_file_atomic(t / "f8.npy", f8);
   CHECK_THROWS_WITH(read_npy(t / "f8.npy"), Catch::Contains("float32 or float16"));
+}
+
+TEST_CASE("a score map with NaN or infinity is not written", "[npy]") {
+  TempDir t;
+  std::vector<float> nan = {0.5f, NAN, 0.25f, NAN};
+  CHECK_THROWS_WITH(write_npy(t / "nan.npy", nan.data(), {1, 2, 2}),
+                    Catch::Contains("nan.npy: 2 of 4 values are NaN or infinite"));
+  CHECK_FALSE(fs::exists(t / "nan.npy"));
+  std::vector<float> inf = {0.5f, INFINITY, 0.25f, 0.f};
+  CHECK_THROWS(write_npy(t / "inf.npy", inf.data(), {4}));
+  // float16 holds at most 65504: a larger score would become infinity.
+  std::vector<float> big = {0.5f, 70000.f};
+  CHECK_THROWS_WITH(write_npy(t / "big.npy", big.data(), {1, 1, 2}, NpyDType::Float16),
+                    Catch::Contains("outside float16's range"));
+  CHECK_NOTHROW(write_npy(t / "big.npy", big.data(), {1, 1, 2}, NpyDType::Float32));
+  CHECK(read_npy(t / "big.npy").data[1] == 70000.f);
+}
+
+TEST_CASE("truncated or damaged JPEGs are errors naming the file; intact and greyscale ones decode", "[image]") {
+  TempDir t;
+  cv::Mat colour(48, 64, CV_8UC3);
+  cv::RNG(4).fill(colour, cv::RNG::UNIFORM, 0, 256);
+  std::vector<uchar> buf;
+  REQUIRE(cv::imencode(".jpg", colour, buf));
+  const std::string jpeg(buf.begin(), buf.end());
+  REQUIRE(jpeg.compare(jpeg.size() - 2, 2, "\xFF\xD9") == 0);
+  cv::Mat rgb = decode_image_rgb(jpeg, t / "ok.jpg");
+  CHECK(rgb.cols == 64);
+  CHECK(rgb.rows == 48);
+  CHECK(rgb.type() == CV_8UC3);
+  // Greyscale JPEGs are valid images: three equal channels.
+  cv::Mat grey(30, 20, CV_8UC1, cv::Scalar(77));
+  REQUIRE(cv::imencode(".jpg", grey, buf));
+  cv::Mat grey_rgb = decode_image_rgb(std::string(buf.begin(), buf.end()), t / "grey.jpg");
+  CHECK(grey_rgb.type() == CV_8UC3);
+  CHECK(grey_rgb.at<cv::Vec3b>(5, 5) == cv::Vec3b(77, 77, 77));
+
+  // Cut in half: libjpeg would fill the rest with grey and OpenCV return it.
+  const std::string half = jpeg.substr(0, jpeg.size() / 2);
+  CHECK_THROWS_WITH(decode_image_rgb(half, t / "half.jpg"),
+                    Catch::StartsWith((t / "half.jpg").string() + ": corrupt or truncated JPEG: Premature end of JPEG file"));
+  // Cut in half with an end-of-image marker put back: the old "no EOI" check passed it.
+  CHECK_THROWS_WITH(decode_image_rgb(half + "\xFF\xD9", t / "cut.jpg"),
+                    Catch::Contains("cut.jpg: corrupt or truncated JPEG: Corrupt JPEG data"));
+  // Junk bytes where the end-of-image marker should be.
+  const std::string junk = jpeg.substr(0, jpeg.size() - 2) + "\x12\x34\xFF\xD9";
+  CHECK_THROWS_WITH(decode_image_rgb(junk, t / "junk.jpg"), Catch::Contains("extraneous bytes"));
+  // Through the file reader as the stages use it.
+  write_file_atomic(t / "half.jpg", half);
+  CHECK_THROWS_WITH(read_image_rgb(t / "half.jpg"), Catch::Contains("half.jpg: corrupt or truncated JPEG"));
+  CHECK_THROWS_WITH(decode_image_rgb("", t / "empty.jpg"), Catch::Contains("empty.jpg: empty image file"));
 }

@@ -96,7 +96,7 @@ TEST_CASE("grabcut: a box over the whole image has no background to learn, and i
   CHECK(std::count(m.begin(), m.end(), 1) == W * H);
 }
 
-TEST_CASE("grabcut: the mask depends on the seed only, on any thread; theRNG is restored", "[grabcut]") {
+TEST_CASE("grabcut: the mask depends on the seed only, on any thread; theRNG is restored", "[grabcut][determinism]") {
   Scene s;
   // A noisy scene where k-means' initialisation matters: random colours, a box over half.
   cv::Mat noisy(H, W, CV_8UC3);

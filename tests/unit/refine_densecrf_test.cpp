@@ -373,7 +373,7 @@ TEST_CASE("tiny srgb is clamped: finite marginals that match the exact model", "
   CHECK_THROWS_AS(crf_from_probabilities(s.rgb.data(), s.w, s.h, s.prob.data(), s.labels, p), UsageError);
 }
 
-TEST_CASE("dense CRF output is byte-identical for any thread count", "[refine][crf]") {
+TEST_CASE("dense CRF output is byte-identical for any thread count", "[refine][crf][determinism]") {
   const Scene s = make_scene(131, 97, 5, 5);
   for (const char* preset : {"irn", "deeplab"}) {
     const CrfParams p = crf_preset(preset).params;

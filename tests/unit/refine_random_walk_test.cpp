@@ -186,7 +186,7 @@ TEST_CASE("sparse random walk equals IRN's dense matrix squarings", "[refine][rw
   }
 }
 
-TEST_CASE("random walk is byte-identical for any thread count", "[refine][rw]") {
+TEST_CASE("random walk is byte-identical for any thread count", "[refine][rw][determinism]") {
   const Grid g = make_grid(40, 53, 5, 9);
   const std::vector<float> one = random_walk_propagate(g.edge.data(), g.h, g.w, g.cams.data(), g.k, {}, 1);
   for (int threads : {2, 3, 8}) {

@@ -3,7 +3,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "wsss/models/resnet.hpp"
+#include "wsss/models/threads.hpp"
 
 int main(int argc, char** argv) {
   wsss::models::set_torch_threads(0);

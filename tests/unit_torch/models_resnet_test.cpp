@@ -386,3 +386,35 @@ TEST_CASE("truncated weight file gives a clear error", "[models][weights]") {
                     Catch::StartsWith((t / "cut.safetensors").string() + ": tensor '") &&
                         Catch::Contains("truncated"));
 }
+
+TEST_CASE("weights with NaN or infinity are neither loaded nor saved, naming the tensor", "[models][weights]") {
+  TempDir t;
+  ResNet a(ModelSpec::irn("resnet18", 8));
+  save_weights(*a, t / "good.safetensors", make_metadata(a->spec()));
+  {
+    torch::NoGradGuard g;
+    a->named_parameters()["layer2.0.conv1.weight"].view(-1)[3] = std::numeric_limits<float>::quiet_NaN();
+  }
+  // Saving: a diverged training must not leave a model that looks finished.
+  CHECK_THROWS_WITH(save_weights(*a, t / "nan.safetensors", make_metadata(a->spec())),
+                    Catch::Contains("nan.safetensors: tensor 'layer2.0.conv1.weight' has NaN or infinite values"));
+  CHECK_FALSE(fs::exists(t / "nan.safetensors"));
+
+  // Loading: a file with a NaN (written by another tool) is refused before
+  // anything is copied, so the model keeps its weights.
+  const auto entries = state_dict(*a);
+  std::vector<st::TensorView> views;
+  std::vector<torch::Tensor> keep;
+  for (const auto& [name, tensor] : entries) {
+    keep.push_back(tensor.detach().contiguous());
+    views.push_back({name, tensor.scalar_type() == torch::kInt64 ? st::DType::I64 : st::DType::F32,
+                     std::vector<std::int64_t>(tensor.sizes().begin(), tensor.sizes().end()), keep.back().data_ptr()});
+  }
+  st::write(t / "nan.safetensors", views, {});
+  ResNet b(ModelSpec::irn("resnet18", 8));
+  load_weights(*b, t / "good.safetensors");
+  const torch::Tensor before = b->named_parameters()["layer2.0.conv1.weight"].clone();
+  CHECK_THROWS_WITH(load_weights(*b, t / "nan.safetensors"),
+                    Catch::Contains("nan.safetensors: tensor 'layer2.0.conv1.weight' has 1 NaN or infinite values"));
+  CHECK(torch::equal(b->named_parameters()["layer2.0.conv1.weight"], before));
+}

@@ -8,6 +8,7 @@
 #include "wsss/io/image.hpp"
 #include "wsss/io/npy.hpp"
 #include "wsss/models/cam_net.hpp"
+#include "wsss/models/threads.hpp"
 
 #include <opencv2/imgproc.hpp>
 

@@ -25,6 +25,7 @@
 #include "wsss/models/checkpoint.hpp"
 #include "wsss/models/schedule.hpp"
 #include "wsss/models/weights.hpp"
+#include "wsss/models/threads.hpp"
 
 namespace wsss::cam {
 

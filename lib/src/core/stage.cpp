@@ -42,7 +42,9 @@ std::unordered_map<std::string, Record> load_prior_fields(const fs::path& manife
   if (fs::exists(journal)) {
     std::ifstream in(journal);
     std::string line;
-    fs::path dir = journal.parent_path();
+    // Paths in the journal are relative to OUT_DIR; records hold absolute ones.
+    // (A relative OUT_DIR once gave OUT_DIR/OUT_DIR/... paths in the manifest.)
+    fs::path dir = fs::absolute(journal).parent_path();
     while (std::getline(in, line)) {
       try {
         Manifest one = parse_manifest(line, journal, dir);

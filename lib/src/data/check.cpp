@@ -11,6 +11,7 @@
 #include "wsss/core/progress.hpp"
 #include "wsss/data/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
+#include "wsss/io/image.hpp"
 #include "wsss/io/manifest.hpp"
 #include "wsss/io/npy.hpp"
 #include "wsss/io/png.hpp"
@@ -33,15 +34,6 @@ struct Line {
 };
 
 std::string size_text(std::pair<int, int> wh) { return std::to_string(wh.first) + "x" + std::to_string(wh.second); }
-
-// libjpeg decodes a truncated JPEG with a warning and grey fill, and OpenCV
-// returns that image; a missing end-of-image marker at the end gives it away.
-bool truncated_jpeg(const std::string& bytes) {
-  if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0xFF || static_cast<unsigned char>(bytes[1]) != 0xD8)
-    return false;
-  std::size_t tail = bytes.size() > 1024 ? bytes.size() - 1024 : 2;  // some writers pad after EOI
-  return bytes.find("\xFF\xD9", tail) == std::string::npos;
-}
 
 bool is_score_field(const std::string& field) { return field == "cam" || field == "cam_lowres"; }
 
@@ -93,12 +85,8 @@ void check_record(const Record& record, const CheckOptions& o, const Vocabulary*
       }
       if (!o.decode) continue;
       if (field == "image" && !o.masks_only) {
-        std::string bytes = read_file(file);
-        cv::Mat raw(1, int(bytes.size()), CV_8UC1, bytes.data());
-        cv::Mat pixels = bytes.empty() ? cv::Mat() : cv::imdecode(raw, cv::IMREAD_COLOR);
         ++decoded;
-        if (pixels.empty()) throw InputError(file, "corrupt or unsupported image");
-        if (truncated_jpeg(bytes)) throw InputError(file, "truncated JPEG (no end-of-image marker)");
+        cv::Mat pixels = read_image_rgb(file);  // what every stage reads
         if (std::make_pair(pixels.cols, pixels.rows) != image_wh)
           throw InputError(file, "decodes to " + size_text({pixels.cols, pixels.rows}) + " but its header says " +
                                      size_text(image_wh));

@@ -275,7 +275,18 @@ class CocoMaskPainter : public ItemProcessor {
   Record process(const Record& input, std::uint64_t) override {
     const std::string& key = record_id(input);
     const Image& image = *by_key_.at(key);
-    require_file(input.at("image").get<std::string>(), "image", ds_.source.string() + ": image " + std::to_string(image.id));
+    const fs::path image_file = input.at("image").get<std::string>();
+    require_file(image_file, "image", ds_.source.string() + ": image " + std::to_string(image.id));
+    // The mask is painted at the JSON's size; a JSON from another tool (or a
+    // resized copy of the images) can disagree with the file, and the mask
+    // would not fit its image. The header holds the stored size (as
+    // pycocotools, which ignores EXIF orientation).
+    const auto [file_width, file_height] = image_size(image_file);
+    if (file_width != image.width || file_height != image.height)
+      throw InputError(ds_.source, "image " + std::to_string(image.id) + " (" + image_file.string() + "): the JSON says " +
+                                       std::to_string(image.width) + "x" + std::to_string(image.height) +
+                                       " but the file is " + std::to_string(file_width) + "x" +
+                                       std::to_string(file_height) + " (width x height)");
     fs::path file = mask_file(key);
     write_mask(file, paint_semantic(image, ds_.source), ds_.vocabulary.palette);
     Record added;

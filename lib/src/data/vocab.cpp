@@ -1,5 +1,7 @@
 #include "wsss/data/vocab.hpp"
 
+#include <unordered_map>
+
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -64,6 +66,15 @@ Vocabulary Vocabulary::load(const fs::path& file) {
   if (v.classes.size() < 2 || v.classes.size() > 255)
     throw InputError(file, "vocabulary needs background plus 1..254 classes");
   if (v.ignore < v.size() || v.ignore > 255) throw InputError(file, "ignore id must be >= the number of classes and <= 255");
+  // A name is how users, prompts and reports address a class: it must name one id.
+  std::unordered_map<std::string, int> first_id;
+  for (int id = 0; id < v.size(); ++id) {
+    if (v.classes[id].empty()) throw InputError(file, "class " + std::to_string(id) + " has an empty name");
+    auto [it, inserted] = first_id.emplace(v.classes[id], id);
+    if (!inserted)
+      throw InputError(file, "class name '" + v.classes[id] + "' appears twice (ids " + std::to_string(it->second) +
+                                 " and " + std::to_string(id) + ")");
+  }
   return v;
 }
 

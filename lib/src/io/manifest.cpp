@@ -39,7 +39,7 @@ Manifest parse_manifest(const std::string& text, const fs::path& name, const fs:
                         const ManifestReadOptions& options) {
   Manifest m;
   m.path = name;
-  m.dir = dir;
+  m.dir = fs::absolute(dir).lexically_normal();  // records hold absolute paths, whatever the caller passed
   m.content_hash = hex64(fnv1a64(text));
   std::unordered_map<std::string, long> first_line;
   std::istringstream in(text);
@@ -65,7 +65,7 @@ Manifest parse_manifest(const std::string& text, const fs::path& name, const fs:
     auto [pos, inserted] = first_line.emplace(sid, line_no);
     if (!inserted)
       throw InputError(name, line_no, "duplicate id '" + sid + "' (first on line " + std::to_string(pos->second) + ")");
-    absolutise_paths(record, dir, name, line_no);
+    absolutise_paths(record, m.dir, name, line_no);
     m.records.push_back(std::move(record));
   }
   if (m.records.empty() && !options.allow_empty)

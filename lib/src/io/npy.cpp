@@ -1,6 +1,9 @@
 #include "wsss/io/npy.hpp"
 
 #include <cmath>
+#include <limits>
+
+#include <cmath>
 #include <cstring>
 #include <regex>
 
@@ -89,6 +92,16 @@ std::string encode_npy(const float* data, const std::vector<std::int64_t>& shape
 }
 
 void write_npy(const fs::path& file, const float* data, const std::vector<std::int64_t>& shape, NpyDType dtype) {
+  // A NaN (a model with NaN weights, a division by zero) would pass every later
+  // stage as a silently wrong mask; float16 turns anything above 65504 into inf.
+  std::size_t count = 1, bad = 0;
+  for (std::int64_t d : shape) count *= std::size_t(d);
+  const float limit = dtype == NpyDType::Float16 ? 65504.f : std::numeric_limits<float>::max();
+  for (std::size_t i = 0; i < count; ++i) bad += !(std::fabs(data[i]) <= limit);
+  if (bad > 0)
+    throw Error(file.string() + ": " + std::to_string(bad) + " of " + std::to_string(count) + " values are " +
+                (dtype == NpyDType::Float16 ? "NaN or outside float16's range" : "NaN or infinite") +
+                "; the score map is not written");
   write_file_atomic(file, encode_npy(data, shape, dtype));
 }
 

@@ -1,9 +1,6 @@
 #include "wsss/models/resnet.hpp"
 
-#include <mutex>
-
 #include "wsss/core/error.hpp"
-#include "wsss/core/parallel.hpp"
 
 namespace wsss::models {
 
@@ -250,23 +247,6 @@ void ResNetImpl::train(bool on) {
   // BN in eval mode normalises with the running statistics and leaves them alone.
   if (frozen_bn_)
     for (auto& bn : batchnorms()) bn->eval();
-}
-
-void set_torch_threads(int threads) {
-  torch::set_num_threads(threads > 0 ? threads : hardware_threads());
-  // Trained weights and activations can drift into denormal floats, which are
-  // 10-100x slower on x86; flushing them to zero changes results by < 1e-38.
-  at::globalContext().setFlushDenormal(true);
-}
-
-void use_single_threaded_torch() {
-  thread_local bool done = false;
-  if (done) return;
-  static std::mutex mu;  // at::set_num_threads also resizes shared pools
-  std::lock_guard<std::mutex> lock(mu);
-  at::set_num_threads(1);
-  at::globalContext().setFlushDenormal(true);
-  done = true;
 }
 
 }  // namespace wsss::models

@@ -159,11 +159,19 @@ LoadReport load_weights(torch::nn::Module& module, const fs::path& file, const L
                                "' (weights of a different architecture, or wrong --prefix?)");
 
   torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> sources;
+  sources.reserve(plan.size());
   for (auto& [tensor, info] : plan) {
     torch::Tensor src = torch::empty(info->shape, torch::TensorOptions().dtype(scalar_type(info->dtype)));
     if (info->nbytes()) std::memcpy(src.data_ptr(), f.data(*info), info->nbytes());
-    tensor.copy_(src.to(tensor.scalar_type()));
+    // A model with a NaN would write NaN score maps for every image.
+    if (src.is_floating_point() && !torch::isfinite(src).all().item<bool>())
+      throw InputError(file, "tensor '" + info->name + "' has " +
+                                 std::to_string((~torch::isfinite(src)).sum().item<std::int64_t>()) +
+                                 " NaN or infinite values");
+    sources.push_back(src);
   }
+  for (std::size_t i = 0; i < plan.size(); ++i) plan[i].first.copy_(sources[i].to(plan[i].first.scalar_type()));
   log::info(file.string(), ": ", report.summary());
   return report;
 }
@@ -176,6 +184,10 @@ void save_weights(const torch::nn::Module& module, const fs::path& file, std::ma
   keep.reserve(entries.size());
   for (const auto& [name, tensor] : entries) {
     keep.push_back(tensor.detach().to(torch::kCPU).contiguous());
+    // Diverged training (NaN loss) must not leave a model that looks finished.
+    if (keep.back().is_floating_point() && !torch::isfinite(keep.back()).all().item<bool>())
+      throw Error(file.string() + ": tensor '" + prefix + name + "' has NaN or infinite values (training diverged? " +
+                  "try a lower --lr); not written");
     views.push_back({prefix + name, file_dtype(tensor.scalar_type(), name),
                      std::vector<std::int64_t>(tensor.sizes().begin(), tensor.sizes().end()), keep.back().data_ptr()});
   }

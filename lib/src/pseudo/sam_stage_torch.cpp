@@ -5,6 +5,7 @@
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/resnet.hpp"
 #include "wsss/models/sam.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/pseudo/sam_stage.hpp"
 
 namespace wsss::pseudo {

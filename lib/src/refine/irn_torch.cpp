@@ -22,6 +22,7 @@
 #include "wsss/models/checkpoint.hpp"
 #include "wsss/models/schedule.hpp"
 #include "wsss/models/weights.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/refine/irn.hpp"
 
 namespace wsss::refine {

@@ -27,6 +27,7 @@
 #include "wsss/models/checkpoint.hpp"
 #include "wsss/models/schedule.hpp"
 #include "wsss/models/weights.hpp"
+#include "wsss/models/threads.hpp"
 #include "wsss/pseudo/pseudo.hpp"
 
 namespace wsss::seg {

@@ -9,8 +9,12 @@ namespace wsss {
 
 namespace fs = std::filesystem;
 
-// Reads a colour image as CV_8UC3 RGB; throws InputError naming the file.
+// Reads a colour image as CV_8UC3 RGB; throws InputError naming the file. A
+// JPEG whose data is truncated or damaged is an error, although libjpeg would
+// decode it with grey fill (docs/formats.md, "Images").
 cv::Mat read_image_rgb(const fs::path& file);
+// The same for the bytes of `file` already in memory.
+cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file);
 // Writes an RGB image atomically; the format follows the extension.
 void write_image_rgb(const fs::path& file, const cv::Mat& rgb);
 

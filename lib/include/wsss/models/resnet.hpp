@@ -118,15 +118,4 @@ class ResNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ResNet);
 
-// Sets LibTorch's intra-op thread count (Debian's LibTorch starts with one);
-// threads <= 0 means all hardware threads.
-void set_torch_threads(int threads);
-
-// Makes LibTorch on the calling thread single-threaded, with denormals flushed
-// to zero as set_torch_threads does on the main thread (both settings are per
-// thread). The per-image stages run one single-threaded network per worker
-// instead of one multi-threaded network: oneDNN's convolution results depend on
-// its thread count, so this keeps outputs byte-identical for any -j.
-void use_single_threaded_torch();
-
 }  // namespace wsss::models

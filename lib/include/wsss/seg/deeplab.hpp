@@ -96,7 +96,5 @@ struct LoadedDeepLab {
 // file otherwise.
 LoadedDeepLab load_deeplab(const fs::path& file);
 
-// "1.0,0.5,0.75" -> numbers; UsageError naming `option` unless all are positive.
-std::vector<double> parse_scales(const std::string& text, const std::string& option);
 
 }  // namespace wsss::seg
