@@ -42,7 +42,9 @@ std::unordered_map<std::string, Record> load_prior_fields(const fs::path& manife
   if (fs::exists(journal)) {
     std::ifstream in(journal);
     std::string line;
-    fs::path dir = journal.parent_path();
+    // Absolute, as read_manifest does: a relative OUT_DIR would otherwise
+    // leave "OUT_DIR/x.png" in the records, written back out as is.
+    fs::path dir = fs::absolute(journal).parent_path();
     while (std::getline(in, line)) {
       try {
         Manifest one = parse_manifest(line, journal, dir);
