@@ -71,8 +71,16 @@ PY
   die "no free TCP port found in 20000-31999"
 }
 
+# alive PID: the process exists and is not a zombie (a killed daemon stays a
+# zombie until init reaps it, and kill -0 still succeeds on it).
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 # pid_alive PIDFILE: the daemon named in PIDFILE is running.
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -s "$1" ] && alive "$(cat "$1")"; }
 
 # wait_until TIMEOUT WHAT CMD...: polls CMD every 0.2 s.
 wait_until() {
@@ -91,16 +99,45 @@ log_tail() {
   tail -n 15 "$f" >&2
 }
 
-# Pids of live processes carrying this cluster's marker in their environment.
-marked_pids() {
-  local dir=$1 e pid
-  for e in /proc/[0-9]*/environ; do
-    pid=${e#/proc/}; pid=${pid%/environ}
-    [ "$pid" = "$$" ] && continue
-    # Processes come and go while we look, and pid 1 may be unreadable.
-    { tr '\0' '\n' <"$e"; } 2>/dev/null | grep -qxF "WSSS_LOCAL_CLUSTER=$dir" && echo "$pid"
+# Pids of the live processes this cluster started: the daemons (their
+# environment holds WSSS_LOCAL_CLUSTER=DIR), slurmstepd and job processes
+# (SLURM_CONF=DIR/slurm.conf, with SLURM_JOB_ID or as slurmstepd itself), and
+# every descendant of those. Never this script or its ancestors, which may
+# well have SLURM_CONF set.
+cluster_pids() {
+  local dir=$1 d pid stat env
+  local -A parent=()
+  local roots=()
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    # Processes come and go while we look, and some are unreadable.
+    stat=$(cat "$d/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ] || continue
+    stat=${stat#* }
+    parent[$pid]=${stat%% *}
+    env=$({ tr '\0' '\n' <"$d/environ"; } 2>/dev/null) || continue
+    if grep -qxF "WSSS_LOCAL_CLUSTER=$dir" <<<"$env"; then
+      roots+=("$pid")
+    elif grep -qxF "SLURM_CONF=$dir/slurm.conf" <<<"$env"; then
+      if grep -q '^SLURM_JOB_ID=' <<<"$env" || [[ $({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) == slurmstepd* ]]; then
+        roots+=("$pid")
+      fi
+    fi
   done
-  return 0
+  local -A keep=() mine=()
+  pid=$$
+  while [ -n "$pid" ] && [ "$pid" != 0 ]; do mine[$pid]=1; pid=${parent[$pid]:-}; done
+  for pid in "${roots[@]}"; do keep[$pid]=1; done
+  # Descendants, to a fixed point (a tree is shallow: a few passes).
+  local grew=1
+  while [ $grew = 1 ]; do
+    grew=0
+    for pid in "${!parent[@]}"; do
+      if [ -z "${keep[$pid]:-}" ] && [ -n "${keep[${parent[$pid]}]:-}" ]; then keep[$pid]=1; grew=1; fi
+    done
+  done
+  for pid in "${!keep[@]}"; do [ -n "${mine[$pid]:-}" ] || echo "$pid"; done
 }
 
 cmd_stop() {
@@ -114,29 +151,31 @@ cmd_stop() {
   [ -f "$dir/.wsss-local-cluster" ] || die "$dir: not a directory made by '$me start'"
   need_root stop "${args[@]}"
   export SLURM_CONF=$dir/slurm.conf
-  if pid_alive "$dir/run/slurmctld.pid"; then
+  if [ -f "$SLURM_CONF" ] && pid_alive "$dir/run/slurmctld.pid" && timeout 10 scontrol ping >/dev/null 2>&1; then
     # Jobs first, so that their steps end through Slurm; then the daemons.
     scancel --partition=wsss >/dev/null 2>&1 || true
-    wait_until 20 "the jobs to end" sh -c '[ -z "$(squeue -h -o %i 2>/dev/null)" ] && squeue -h >/dev/null' || true
-    scontrol shutdown >/dev/null 2>&1 || true
+    wait_until 20 "the jobs to end" sh -c '[ -z "$(squeue -h -o %i)" ]' || true
+    timeout 10 scontrol shutdown >/dev/null 2>&1 || true
+    local f
+    for f in slurmctld slurmd; do
+      wait_until 15 "$f to exit" sh -c "! [ -s '$dir/run/$f.pid' ] || ! [ -d /proc/\$(cat '$dir/run/$f.pid') ] || grep -q ') Z' /proc/\$(cat '$dir/run/$f.pid')/stat" || true
+    done
   fi
-  local f pid
-  for f in slurmctld slurmd; do
-    wait_until 15 "$f to exit" sh -c "! kill -0 \$(cat '$dir/run/$f.pid' 2>/dev/null) 2>/dev/null" || true
-  done
   if pid_alive "$dir/run/munged.pid"; then
     kill "$(cat "$dir/run/munged.pid")" 2>/dev/null || true
-    wait_until 10 "munged to exit" sh -c "! kill -0 \$(cat '$dir/run/munged.pid') 2>/dev/null" || true
+    local i
+    for i in $(seq 50); do pid_alive "$dir/run/munged.pid" || break; sleep 0.1; done
   fi
-  # Whatever is left (a daemon that did not exit, a stray slurmstepd) dies now.
+  # Whatever is left (a daemon that did not exit, a controller that was dead,
+  # slurmstepd and the jobs under it) dies now.
   local left
-  left=$(marked_pids "$dir")
+  left=$(cluster_pids "$dir")
   if [ -n "$left" ]; then
     echo "$me: killing leftover processes:" $left >&2
     # shellcheck disable=SC2086
     kill -9 $left 2>/dev/null || true
     sleep 0.5
-    left=$(marked_pids "$dir")
+    left=$(cluster_pids "$dir")
     [ -z "$left" ] || die "processes still running after kill -9: $left"
   fi
   rm -f "$dir"/run/*.pid
@@ -154,6 +193,19 @@ cmd_status() {
   echo "$state"
   case $state in *" idle"* | *" mixed"* | *" allocated"* | *" completing"*) return 0 ;; esac
   die "node not up: $state"
+}
+
+starting_dir=""
+on_failed_start() {
+  local rc=$?
+  trap - EXIT
+  if [ $rc -ne 0 ] && [ -n "$starting_dir" ]; then
+    local l
+    for l in munged slurmctld slurmd; do log_tail "$starting_dir/log/$l.log"; done
+    echo "$me: start failed; stopping what was started" >&2
+    (cmd_stop "$starting_dir") || true
+  fi
+  exit $rc
 }
 
 cmd_start() {
@@ -193,9 +245,10 @@ cmd_start() {
   chmod 755 "$dir/munge" "$dir/run" "$dir/log"
   export WSSS_LOCAL_CLUSTER=$dir
   export SLURM_CONF=$dir/slurm.conf
-  # From here on a failure stops whatever was started.
-  trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then for l in munged slurmctld slurmd; do log_tail "$dir/log/$l.log"; done;
-        echo "$me: start failed; stopping what was started" >&2; cmd_stop "$dir" || true; fi; exit $rc' EXIT
+  # From here on a failure stops whatever was started. (The EXIT trap runs
+  # outside this function, so it reads a global.)
+  starting_dir=$dir
+  trap on_failed_start EXIT
 
   local host
   host=$(hostname -s)

@@ -32,10 +32,12 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+# elapsed T0: seconds since T0 (from date +%s.%N).
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 t_start=$(date +%s.%N)
 conf=$("$cluster" start "$C") || fail "local-cluster.sh start failed"
 export SLURM_CONF=${conf#SLURM_CONF=}
-echo "cluster up in $(echo "$(date +%s.%N) - $t_start" | bc) s"
+echo "cluster up in $(elapsed "$t_start") s"
 [ "$(sinfo -h -o %T)" = idle ] || fail "node not idle after start"
 
 # assert_same_outputs LOCAL SLURM: the same files, byte for byte, leaving out
@@ -50,8 +52,6 @@ assert_same_outputs() {
     cmp -s "$a/$f" "$b/$f" || fail "contents differ: $f ($a vs $b)"
   done < <(list "$a")
 }
-# elapsed T0: seconds since T0 (from date +%s.%N).
-elapsed() { echo "$(date +%s.%N) - $1" | bc; }
 # epoch_of LOG WHAT: the epoch of '# Started' or '# Ended' in a task log.
 epoch_of() { sed -n "s/^# $2 .*epoch \([0-9.]*\)).*/\1/p" "$1" | tail -n 1; }
 
@@ -70,7 +70,7 @@ assert_grep 'merged into .*/synth/manifest.jsonl' "$T/err"
 for j in 1 2 3 4; do
   log=synth/log/data-synth.$j.log
   assert_grep "^# wsss-data synth --count 16 --size 48x40 --seed 3 synth -j 1 --shard $j/4$" "$log"
-  assert_grep '^# Started at .* \(job [0-9]+, epoch [0-9.]+\)$' "$log"
+  assert_grep "^# Started at .* \\(job [0-9]+_$j, epoch [0-9.]+\\)\$" "$log"
   assert_grep "done 4, skipped 0, failed 0 of 4" "$log"
   assert_grep '^# Accounting: time=[0-9.]+ seconds$' "$log"
   assert_grep '^# Ended \(code 0\) at ' "$log"
@@ -79,13 +79,18 @@ assert_grep "^# .*wsss-data merge $T/synth$" synth/log/data-synth.merge.log
 assert_grep '^# Ended \(code 0\)' synth/log/data-synth.merge.log
 assert_same_outputs local_synth synth
 
-# The overhead of this run, for the record: wall time beyond the tasks' own.
-tasks_s=0
-for j in 1 2 3 4; do
-  tasks_s=$(echo "$tasks_s + $(sed -n 's/^# Accounting: time=\([0-9.]*\) .*/\1/p' synth/log/data-synth.$j.log)" | bc)
-done
+# The overhead of this run, for the record (bench/slurm.sh measures it properly).
+tasks_s=$(cat synth/log/data-synth.[1-4].log | awk '/^# Accounting: time=/ { split($3, t, "="); s += t[2] } END { printf "%.2f", s }')
 first=$(for j in 1 2 3 4; do epoch_of synth/log/data-synth.$j.log Started; done | sort -n | head -n 1)
-echo "synth 16 images: local $local_s s; Slurm 4 shards + merge $slurm_s s (tasks' own time $tasks_s s on $(nproc) CPUs; first task started $(echo "$first - $t0" | bc) s after submission)"
+echo "synth 16 images: local ${local_s} s; Slurm 4 shards + merge ${slurm_s} s (the tasks' own time ${tasks_s} s" \
+     "on $(nproc) CPUs; first task started $(awk -v a="$t0" -v b="$first" 'BEGIN { printf "%.2f", b - a }') s after submission)"
+
+# --shard auto in a job script of one's own: a 0-based array gives shards 1..4 of 4.
+expect_exit 0 sbatch --wait --array=0-3 --output="$T/auto.%a.log" \
+  --wrap "wsss-data synth -q -j 1 --count 16 --size 48x40 --seed 3 --shard auto auto_synth"
+for j in 1 2 3 4; do [ -e auto_synth/manifest.$j-of-4.jsonl ] || fail "--shard auto: no shard $j of 4"; done
+expect_exit 0 wsss-data merge auto_synth
+assert_same_outputs local_synth auto_synth
 
 # Usage and refusals before anything reaches the cluster.
 expect_exit 2 "$submit" --shards 4 elsewhere -- wsss-data synth --count 4 synth2
