@@ -3,9 +3,10 @@
 # launcher: munged, slurmctld and slurmd from Debian's packages, started by hand
 # as root (no systemd), everything under one directory, on free ports.
 #
-#   local-cluster.sh start [--cpus N] [--timeout S] [--no-install] [DIR]
+#   local-cluster.sh start [--cpus N] [--timeout S] [--no-install] [--sched P] [DIR]
 #       Installs slurm-wlm and munge when missing, starts the three daemons and
 #       waits until the node is idle. DIR defaults to a new /tmp/wsss-slurm.XXXXXX.
+#       --sched P: slurm.conf SchedulerParameters (default: Slurm's own).
 #       stdout: one line, SLURM_CONF=DIR/slurm.conf (export it to use the cluster).
 #   local-cluster.sh stop [--purge] DIR
 #       Cancels every job, shuts the daemons down and kills whatever they left;
@@ -26,7 +27,7 @@ export LC_ALL=C
 
 me=local-cluster
 die() { echo "$me: $*" >&2; exit 1; }
-usage() { echo 'Usage:' >&2; sed -n '6,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { echo 'Usage:' >&2; sed -n '6,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # Root is needed: slurmd starts job steps as their owners. Re-run through sudo
 # when we may; exit 77 (the tests' "skip") when we cannot.
@@ -209,12 +210,13 @@ on_failed_start() {
 }
 
 cmd_start() {
-  local args=("$@") cpus="" timeout=60 install=1 dir=""
+  local args=("$@") cpus="" timeout=60 install=1 dir="" sched=""
   while [ $# -gt 0 ]; do
     case $1 in
       --cpus) [ $# -ge 2 ] || usage; cpus=$2; shift 2 ;;
       --timeout) [ $# -ge 2 ] || usage; timeout=$2; shift 2 ;;
       --no-install) install=0; shift ;;
+      --sched) [ $# -ge 2 ] || usage; sched=$2; shift 2 ;;
       -*) usage ;;
       *) [ -z "$dir" ] || usage; dir=$1; shift ;;
     esac
@@ -282,6 +284,7 @@ JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
 SchedulerType=sched/backfill
+${sched:+SchedulerParameters=$sched}
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
