@@ -94,12 +94,26 @@ for j in 1 2 3 4; do [ -e auto_synth/manifest.$j-of-4.jsonl ] || fail "--shard a
 expect_exit 0 wsss-data merge auto_synth
 assert_same_outputs local_synth auto_synth
 
+# --after: the array waits for another job, and is dropped when that job fails.
+dep=$(sbatch --parsable --output=/dev/null --wrap "sleep 2; date +%s.%N > $T/dep.done")
+expect_exit 0 "$submit" --shards 2 --after "$dep" --wait synth2 -- wsss-data synth --count 4 --size 48x40 synth2
+for j in 1 2; do
+  awk -v a="$(cat dep.done)" -v b="$(epoch_of synth2/log/data-synth.$j.log Started)" 'BEGIN { exit !(b > a) }' \
+    || fail "shard $j of synth2 started before the job it was to wait for ended"
+done
+bad=$(sbatch --parsable --output=/dev/null --wrap "exit 3")
+expect_exit 1 "$submit" --shards 2 --after "$bad" --wait synth3 -- wsss-data synth --count 4 --size 48x40 synth3
+assert_grep '2 / 2 shards failed: 1 \(not-started\), 2 \(not-started\); logs in .*/synth3/log/data-synth.\{1,2\}.log' "$T/err"
+assert_grep 'wsss-submit --resubmit synth3' "$T/err"
+expect_exit 2 "$submit" --shards 2 --sbatch=--dependency=afterok:1 synth3 -- wsss-data synth --count 4 synth3
+assert_grep 'give dependencies with --after' "$T/err"
+
 # Usage and refusals before anything reaches the cluster.
-expect_exit 2 "$submit" --shards 4 elsewhere -- wsss-data synth --count 4 synth2
+expect_exit 2 "$submit" --shards 4 elsewhere -- wsss-data synth --count 4 synthx
 assert_grep 'elsewhere is not an argument of the stage command' "$T/err"
-expect_exit 2 "$submit" --shards 4 synth2 -- wsss-data synth --count 4 --shard 1/2 synth2
+expect_exit 2 "$submit" --shards 4 synthx -- wsss-data synth --count 4 --shard 1/2 synthx
 assert_grep 'must not give --shard' "$T/err"
-expect_exit 2 "$submit" synth2 -- wsss-data synth --count 4 synth2
+expect_exit 2 "$submit" synthx -- wsss-data synth --count 4 synthx
 assert_grep '--shards N is required' "$T/err"
 expect_exit 1 "$submit" --shards 4 synth -- wsss-data synth --count 16 --size 48x40 --seed 3 synth
 assert_grep 'synth/manifest.jsonl exists: the stage is done' "$T/err"
