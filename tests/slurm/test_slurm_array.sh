@@ -35,9 +35,10 @@ trap cleanup EXIT
 # elapsed T0: seconds since T0 (from date +%s.%N).
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 t_start=$(date +%s.%N)
-# batch_sched_delay=0: tasks start about 0.3 s after a slot frees instead of
-# about 2 s (bench/slurm.sh), which halves this test; nothing here depends on it.
-conf=$("$cluster" start --sched batch_sched_delay=0 "$C") || fail "local-cluster.sh start failed"
+# 4 CPUs whatever the machine has (slurm.conf's word is taken): the kill test
+# needs shards 2 and 3 running at once. batch_sched_delay=0: a task starts
+# about 0.3 s after a slot frees instead of about 2 s (bench/slurm.sh).
+conf=$("$cluster" start --cpus 4 --sched batch_sched_delay=0 "$C") || fail "local-cluster.sh start failed"
 export SLURM_CONF=${conf#SLURM_CONF=}
 echo "cluster up in $(elapsed "$t_start") s"
 [ "$(sinfo -h -o %T)" = idle ] || fail "node not idle after start"
@@ -85,7 +86,7 @@ assert_same_outputs local_synth synth
 tasks_s=$(cat synth/log/data-synth.[1-4].log | awk '/^# Accounting: time=/ { split($3, t, "="); s += t[2] } END { printf "%.2f", s }')
 first=$(for j in 1 2 3 4; do epoch_of synth/log/data-synth.$j.log Started; done | sort -n | head -n 1)
 echo "synth 16 images: local ${local_s} s; Slurm 4 shards + merge ${slurm_s} s (the tasks' own time ${tasks_s} s" \
-     "on $(nproc) CPUs; first task started $(awk -v a="$t0" -v b="$first" 'BEGIN { printf "%.2f", b - a }') s after submission)"
+     "on 4 Slurm CPUs, $(nproc) cores; first task started $(awk -v a="$t0" -v b="$first" 'BEGIN { printf "%.2f", b - a }') s after submission)"
 
 # --shard auto in a job script of one's own: a 0-based array gives shards 1..4 of 4.
 expect_exit 0 sbatch --wait --array=0-3 --output="$T/auto.%a.log" \
