@@ -164,8 +164,7 @@ cmd_stop() {
   fi
   if pid_alive "$dir/run/munged.pid"; then
     kill "$(cat "$dir/run/munged.pid")" 2>/dev/null || true
-    local i
-    for i in $(seq 50); do pid_alive "$dir/run/munged.pid" || break; sleep 0.1; done
+    for _ in $(seq 50); do pid_alive "$dir/run/munged.pid" || break; sleep 0.1; done
   fi
   # Whatever is left (a daemon that did not exit, a controller that was dead,
   # slurmstepd and the jobs under it) dies now.

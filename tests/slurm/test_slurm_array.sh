@@ -175,6 +175,11 @@ wait_lines() {
 }
 wait_lines p/.journal.2-of-4.jsonl 2
 wait_lines p/.journal.3-of-4.jsonl 1
+# While its jobs run, OUT_DIR takes neither a new submission nor a resubmission.
+expect_exit 1 "$submit" --shards 4 p -- wsss-pseudo --bg-threshold 0.5 cams/manifest.jsonl p
+assert_grep 'jobs of .*/p are still queued or running' "$T/err"
+expect_exit 1 "$submit" --resubmit p
+assert_grep 'jobs of .*/p are still queued or running' "$T/err"
 # Shard 2: kill -9 of the stage process (as the OOM killer would), found among
 # the task's processes that Slurm lists.
 task2=$(squeue -h -r -j "${array}_2" -o %A)  # listpids wants the task's own job id
