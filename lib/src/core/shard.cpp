@@ -31,7 +31,8 @@ Shard Shard::from_array_task(const std::function<const char*(const char*)>& gete
     const char* value = getenv(name);
     if (!value) {
       if (required)
-        throw bad(std::string(name) + " is not set: not a Slurm array task (submit with sbatch --array=1-N, or give --shard J/N)");
+        throw bad(std::string(name) +
+                  " is not set: not a Slurm array task (submit with sbatch --array=1-N, or give --shard J/N)");
       return -1;
     }
     std::string s = value;
@@ -42,7 +43,8 @@ Shard Shard::from_array_task(const std::function<const char*(const char*)>& gete
   long id = get("SLURM_ARRAY_TASK_ID", true), count = get("SLURM_ARRAY_TASK_COUNT", true);
   long min = get("SLURM_ARRAY_TASK_MIN", true), max = get("SLURM_ARRAY_TASK_MAX", true);
   long step = get("SLURM_ARRAY_TASK_STEP", false);
-  std::string ids = "array tasks " + std::to_string(min) + ".." + std::to_string(max) + " (" + std::to_string(count) + " tasks)";
+  std::string ids = "array tasks " + std::to_string(min) + ".." + std::to_string(max) + " (" +
+                    std::to_string(count) + " tasks)";
   if (count < 1 || id < min || id > max) throw bad(ids + " do not contain task " + std::to_string(id));
   if (max - min + 1 != count || (step != -1 && step != 1 && count > 1))
     throw bad(ids + " are not contiguous; use --array=1-N, or give --shard J/N");
