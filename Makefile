@@ -14,7 +14,8 @@ all: build
 help:
 	@echo "make demo   - install what is missing, build, run the Table-1 experiment on synthetic data ($(EXP))"
 	@echo "make experiment EXP=DIR - the same experiment without the build step (scripts/experiment.mk)"
-	@echo "make test   - install what is missing, build, run the whole test suite"
+	@echo "make test   - install what is missing, build, run the whole test suite (with the Slurm tests,"
+	@echo "              which start a local Slurm cluster as root; NO_SLURM=1 installs no Slurm packages)"
 	@echo "make build  - configure and build into $(BUILD)/"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make sam-text MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
@@ -23,8 +24,9 @@ help:
 	@echo "make sam-zeroshot TAGS=RAM_TAGS MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
 	@echo "            - the same from a tagger's tags (no labels), into EXP/zeroshot (scripts/sam_zeroshot.sh)"
 
+# NO_SLURM=1: no slurm-wlm/munge (the Slurm tests install them when they run).
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh $(if $(filter 1,$(NO_SLURM)),--no-slurm)
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)

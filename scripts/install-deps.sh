@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages wsss builds and runs against. Idempotent: it
 # installs only what is missing, and uses sudo when not run as root.
+#   --no-slurm   leave out slurm-wlm and munge (the Slurm tests then install
+#                them when they run, or skip without root/sudo)
 set -euo pipefail
+
+with_slurm=1
+for arg in "$@"; do
+  case $arg in
+    --no-slurm) with_slurm=0 ;;
+    *) echo "usage: $0 [--no-slurm]" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   build-essential cmake pkg-config ccache git
@@ -10,6 +20,9 @@ PACKAGES=(
   libopenblas0-pthread        # without it LibTorch's matrix products use reference BLAS (~25x slower)
   python3 python3-numpy python3-torch python3-torchvision   # test fixtures and the PyTorch agreement tests
 )
+# The Slurm tests (ctest -L slurm) start a real single-node cluster from these
+# (scripts/slurm/local-cluster.sh); the daemons are started by the tests, not here.
+if [ $with_slurm = 1 ]; then PACKAGES+=(slurm-wlm munge); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

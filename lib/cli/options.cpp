@@ -32,7 +32,8 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned groups) {
   app.add_flag("-q,--quiet", o.quiet, "Only warnings and errors on stderr")->group("Common");
   app.add_flag("-v,--verbose", o.verbose, "More detail on stderr (repeat for more)")->group("Common");
   if (groups & kPerImage) {
-    app.add_option("--shard", o.shard, "Process block J of N of the sorted ids (1-based)")
+    app.add_option("--shard", o.shard,
+                   "Process block J of N of the sorted ids (1-based), or auto: the shard of this Slurm array task")
         ->capture_default_str()->group("Common");
     app.add_flag("--overwrite", o.overwrite, "Replace existing outputs")->group("Common");
     app.add_flag("--skip-existing", o.skip_existing, "Keep finished items and resume an interrupted run")

@@ -29,6 +29,13 @@ cp -r shards_copy missing && rm missing/manifest.2-of-3.jsonl
 expect_exit 1 wsss-data merge missing
 assert_grep 'missing: 1 of 3 shard manifests missing: manifest.2-of-3.jsonl' "$T/err"
 [ ! -e missing/manifest.jsonl ] || fail "manifest left"
+# ... with the reason when the stage left one: a journal (killed) or failed items.
+touch missing/.journal.2-of-3.jsonl
+expect_exit 1 wsss-data merge missing
+assert_grep 'manifest.2-of-3.jsonl \(interrupted: .journal.2-of-3.jsonl\); rerun those shards' "$T/err"
+rm missing/manifest.3-of-3.jsonl && touch missing/failed.3-of-3.txt
+expect_exit 1 wsss-data merge missing
+assert_grep '2 of 3 shard manifests missing: .*2-of-3.jsonl \(interrupted: .*, manifest.3-of-3.jsonl \(items failed: failed.3-of-3.txt\)' "$T/err"
 expect_exit 1 wsss-data merge shards_copy/manifest.1-of-3.jsonl shards_copy/manifest.3-of-3.jsonl -o x.jsonl
 assert_grep 'manifest.2-of-3.jsonl' "$T/err"
 [ ! -e x.jsonl ] || fail "manifest left"

@@ -7,6 +7,7 @@
 namespace wsss {
 
 Shard Shard::parse(const std::string& text) {
+  if (text == "auto") return from_array_task([](const char* name) { return std::getenv(name); });
   auto slash = text.find('/');
   auto bad = [&](const std::string& why) {
     return UsageError("--shard " + text + ": " + why);
@@ -22,6 +23,35 @@ Shard Shard::parse(const std::string& text) {
   if (shard.count < 1) throw bad("N must be at least 1");
   if (shard.index < 1 || shard.index > shard.count) throw bad("J must be within 1.." + n);
   return shard;
+}
+
+Shard Shard::from_array_task(const std::function<const char*(const char*)>& getenv) {
+  auto bad = [](const std::string& why) { return UsageError("--shard auto: " + why); };
+  auto get = [&](const char* name, bool required) -> long {
+    const char* value = getenv(name);
+    if (!value) {
+      if (required)
+        throw bad(std::string(name) +
+                  " is not set: not a Slurm array task (submit with sbatch --array=1-N, or give --shard J/N)");
+      return -1;
+    }
+    std::string s = value;
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9)
+      throw bad(std::string(name) + "='" + s + "' is not a whole number");
+    return std::atol(s.c_str());
+  };
+  long id = get("SLURM_ARRAY_TASK_ID", true), count = get("SLURM_ARRAY_TASK_COUNT", true);
+  long min = get("SLURM_ARRAY_TASK_MIN", true), max = get("SLURM_ARRAY_TASK_MAX", true);
+  long step = get("SLURM_ARRAY_TASK_STEP", false);
+  std::string ids = "array tasks " + std::to_string(min) + ".." + std::to_string(max) + " (" +
+                    std::to_string(count) + " tasks)";
+  if (count < 1 || id < min || id > max) throw bad(ids + " do not contain task " + std::to_string(id));
+  if (max - min + 1 != count || (step != -1 && step != 1 && count > 1))
+    throw bad(ids + " are not contiguous; use --array=1-N, or give --shard J/N");
+  if (min > 1)
+    throw bad(ids + " start at " + std::to_string(min) +
+              ", not 1 or 0, so the shard count is unknown; to rerun some shards of N give --shard J/N");
+  return Shard{int(id - min + 1), int(count)};
 }
 
 std::pair<std::size_t, std::size_t> Shard::range(std::size_t n) const {

@@ -65,16 +65,25 @@ void check_complete(const std::vector<Input>& inputs, const fs::path& where) {
   std::string stem, name = inputs.front().manifest.filename().string();
   int unused_j, unused_n;
   parse_shard_name(name, stem, unused_j, unused_n);
+  // What a stage run leaves when a shard did not finish (core/stage.cpp), so
+  // that the message tells a killed shard from one whose items failed.
+  fs::path dir = inputs.front().manifest.parent_path();
+  auto why = [&](const std::string& suffix) -> std::string {
+    std::error_code ec;
+    if (fs::exists(dir / ("failed" + suffix + ".txt"), ec)) return " (items failed: failed" + suffix + ".txt)";
+    if (fs::exists(dir / (".journal" + suffix + ".jsonl"), ec)) return " (interrupted: .journal" + suffix + ".jsonl)";
+    return "";
+  };
   std::string missing;
   int count = 0;
   for (int j = 1; j <= n; ++j) {
     if (by_j.count(j)) continue;
-    if (count++ < 20)
-      missing += (missing.empty() ? "" : ", ") + stem + "." + std::to_string(j) + "-of-" + std::to_string(n) + ".jsonl";
+    std::string suffix = "." + std::to_string(j) + "-of-" + std::to_string(n);
+    if (count++ < 20) missing += (missing.empty() ? "" : ", ") + stem + suffix + ".jsonl" + why(suffix);
   }
   if (count > 0)
     throw InputError(where, std::to_string(count) + " of " + std::to_string(n) + " shard manifests missing: " + missing +
-                                (count > 20 ? ", ..." : ""));
+                                (count > 20 ? ", ..." : "") + "; rerun those shards (--skip-existing resumes them)");
 }
 
 struct Merged {
