@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "test_util.hpp"
+#include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/stage.hpp"
 #include "wsss/io/atomic_file.hpp"
@@ -20,6 +21,7 @@ struct RelativeWriter : ItemProcessor {
   std::vector<std::string> fields() const override { return {"pred"}; }
   Record process(const Record& r, std::uint64_t) override {
     ++calls;
+    if (record_id(r).rfind("bad", 0) == 0) throw InputError("x.png", "corrupt");
     write_file_atomic(outputs(r)[0], record_id(r) + "\n");
     Record add;
     add["pred"] = outputs(r)[0].string();
@@ -63,4 +65,27 @@ TEST_CASE("stage runner: a journal resumes into the same manifest with a relativ
   CHECK(resumed.calls == 2);
   CHECK(s.skipped == 2);
   CHECK(read_file(t / "rel/manifest.jsonl") == expected);
+}
+
+TEST_CASE("stage runner: a rerun after failed items keeps the journal's paths with a relative OUT_DIR", "[stage]") {
+  // The "rerun with --skip-existing" advice after an item failure takes the
+  // same journal path as a killed run.
+  log::set_level(log::Level::Error);
+  Manifest in = parse_manifest("{\"id\":\"bad1\"}\n{\"id\":\"i1\"}\n{\"id\":\"i2\"}\n", "in.jsonl", "/data");
+  TempDir t;
+  InDirectory cd(t.path);
+  StageOptions opt;
+  opt.out_dir = "r/k";
+  RelativeWriter first("r/k");
+  CHECK_FALSE(run_stage(first, in, opt, nullptr).ok);  // bad1 fails: no manifest, the journal stays
+  REQUIRE(fs::exists("r/k/.journal.jsonl"));
+  opt.skip_existing = true;
+  opt.max_failed = 1;
+  RelativeWriter second("r/k");
+  StageSummary s = run_stage(second, in, opt, nullptr);
+  CHECK(s.ok);
+  CHECK(s.skipped == 2);
+  const std::string manifest = read_file(t / "r/k/manifest.jsonl");
+  CHECK_THAT(manifest, Catch::Contains("\"pred\":\"out/i1.txt\""));
+  CHECK_THAT(manifest, !Catch::Contains("r/k"));
 }

@@ -196,33 +196,3 @@ TEST_CASE("item seeds depend on run seed and id only", "[stage]") {
   CHECK(item_seed(1, "a") != item_seed(2, "a"));
   CHECK(item_seed(1, "a") != item_seed(1, "b"));
 }
-
-TEST_CASE("stage runner: resuming into a relative OUT_DIR keeps the journal's paths", "[stage]") {
-  // A killed run (or one with failed items) leaves a journal whose paths are
-  // relative to OUT_DIR; they once came back as OUT_DIR/OUT_DIR/... when
-  // OUT_DIR itself was relative.
-  log::set_level(log::Level::Error);
-  TempDir t;
-  struct RestoreCwd {
-    fs::path dir = fs::current_path();
-    ~RestoreCwd() { fs::current_path(dir); }
-  } restore;
-  fs::current_path(t.path);
-  Manifest in = make_input(3, "bad1");
-  StageOptions opt;
-  opt.out_dir = "r/k";
-  FileWriter w1(opt.out_dir);
-  CHECK_FALSE(run_stage(w1, in, opt, nullptr).ok);  // bad1 fails: the journal stays
-  REQUIRE(fs::exists("r/k/.journal.jsonl"));
-  opt.skip_existing = true;
-  opt.max_failed = 1;
-  FileWriter w2(opt.out_dir);
-  StageSummary s = run_stage(w2, in, opt, nullptr);
-  CHECK(s.ok);
-  CHECK(s.skipped == 3);
-  const std::string manifest = read_file("r/k/manifest.jsonl");
-  CHECK_THAT(manifest, Catch::Contains("\"pred\":\"out/i100.txt\""));
-  CHECK_THAT(manifest, !Catch::Contains("r/k"));
-  for (const Record& r : read_manifest("r/k/manifest.jsonl").records)
-    CHECK(fs::exists(r["pred"].get<std::string>()));
-}
