@@ -46,6 +46,7 @@ ClipEsPrompts ClipEsPrompts::load(const fs::path& file, const Vocabulary& vocab)
   ClipEsPrompts p;
   p.file = file;
   p.names = vocab.classes;
+  p.class_names = vocab.classes;
   if (j.contains("template")) {
     if (!j["template"].is_string()) throw InputError(file, "\"template\" must be a string");
     p.templ = j["template"].get<std::string>();

@@ -27,7 +27,8 @@ namespace fs = std::filesystem;
 struct ClipEsPrompts {
   fs::path file;  // where it was read from (empty for defaults)
   std::string templ = "a clean origami {}.";
-  std::vector<std::string> names;       // index = class id; [0] unused
+  std::vector<std::string> names;       // the text of each class; index = class id; [0] unused
+  std::vector<std::string> class_names; // the vocabulary's names (for messages); index = class id
   std::vector<std::string> background;  // background names
   double box_threshold = 0.4;
 
