@@ -16,51 +16,56 @@ bpe_src="$data_dir/bpe_simple_vocab_16e6.txt.gz"
 [ -f "$bpe_src" ] || { echo "SKIP: $bpe_src is absent (CLIP's BPE vocabulary)"; exit 77; }
 /usr/bin/python3 "$WSSS_SOURCE/tests/python/clip_cli_fixture.py" fx
 cp "$bpe_src" fx/   # found beside the model
-wsss-data synth -q --count 6 --size 72x56 --seed 3 data
+wsss-data synth -q --count 6 --size 120x90 --seed 3 data
 K=$(/usr/bin/python3 -c "import json; print(len(json.load(open('data/classes.json'))['classes']) - 1)")
 
 # The maps: [k, H, W] float32 in [0, 1] for the record's labels.
-expect_exit 0 wsss-clip-es -j2 --model fx/model.pt data/manifest.jsonl out
+expect_exit 0 wsss-clip-es -j2 --model fx/model.pt data/manifest.jsonl maps
 assert_summary
 assert_grep 'done 6, skipped 0, failed 0 of 6' "$T/err"
 assert_grep 'CLIP vision 128 wide, 6 layers, 2 heads, patch 16, grid 7' "$T/err"
 /usr/bin/python3 - <<'PY' || fail "maps are not the labels' [k,H,W] score maps"
 import json, numpy as np
-for line in open("out/manifest.jsonl"):
+peaks = []
+for line in open("maps/manifest.jsonl"):
     r = json.loads(line)
-    m = np.load("out/" + r["cam"])
+    m = np.load("maps/" + r["cam"])
     assert r["cam_classes"] == r["labels"], r
-    assert m.dtype == np.float32 and m.shape == (len(r["labels"]), 56, 72), (r["id"], m.shape)
-    assert m.min() >= 0 and m.max() <= 1 + 1e-6 and m.max() > 0.5, (r["id"], m.min(), m.max())
+    assert m.dtype == np.float32 and m.shape == (len(r["labels"]), 90, 120), (r["id"], m.shape)
+    assert m.min() >= 0 and m.max() <= 1 + 1e-6, (r["id"], m.min(), m.max())
+    peaks += list(m.reshape(m.shape[0], -1).max(1))
+# A map is all zero when its CAM is above the box threshold only in the grid's
+# last row or column (the reference's clipped boxes leave them out); most are not.
+assert sum(p > 0.5 for p in peaks) >= len(peaks) / 2, peaks
 PY
-expect_exit 0 wsss-miou --pred cam --bg-power 1 out/manifest.jsonl
+expect_exit 0 wsss-miou --pred cam --bg-power 1 maps/manifest.jsonl
 assert_grep '^mIoU' "$T/out"
 
 # Byte-identical for any -j; shards merge to the whole.
-expect_exit 0 wsss-clip-es -j1 --model fx/model.pt --bpe fx/bpe_simple_vocab_16e6.txt.gz data/manifest.jsonl out_j1
-assert_same_tree out out_j1
+expect_exit 0 wsss-clip-es -j1 --model fx/model.pt --bpe fx/bpe_simple_vocab_16e6.txt.gz data/manifest.jsonl maps_j1
+assert_same_tree maps maps_j1
 expect_exit 0 wsss-clip-es -j2 --shard 1/2 --model fx/model.pt data/manifest.jsonl sharded
 expect_exit 0 wsss-clip-es -j1 --shard 2/2 --model fx/model.pt data/manifest.jsonl sharded
 expect_exit 0 wsss-data merge sharded
-cmp -s sharded/manifest.jsonl out/manifest.jsonl || fail "merged shards differ from the unsharded manifest"
-diff -r out/cam sharded/cam >/dev/null || fail "sharded maps differ"
+cmp -s sharded/manifest.jsonl maps/manifest.jsonl || fail "merged shards differ from the unsharded manifest"
+diff -r maps/cam sharded/cam >/dev/null || fail "sharded maps differ"
 
 # --skip-existing redoes only what is missing; a plain rerun is refused.
-cp -a out out_copy
-rm out/cam/s000002.npy
-expect_exit 0 wsss-clip-es --skip-existing --model fx/model.pt data/manifest.jsonl out
+cp -a maps maps_copy
+rm maps/cam/s000002.npy
+expect_exit 0 wsss-clip-es --skip-existing --model fx/model.pt data/manifest.jsonl maps
 assert_grep 'done 1, skipped 5, failed 0 of 6' "$T/err"
-assert_same_tree out out_copy
-expect_exit 1 wsss-clip-es --model fx/model.pt data/manifest.jsonl out
+assert_same_tree maps maps_copy
+expect_exit 1 wsss-clip-es --model fx/model.pt data/manifest.jsonl maps
 assert_grep 'output exists' "$T/err"
 
 # The box threshold changes the maps (the comparisons above can fail); float16 storage.
-expect_exit 0 wsss-clip-es --box-threshold 0.9 --float16 --model fx/model.pt data/manifest.jsonl out_t9
-head -c 128 out_t9/cam/s000000.npy | tr -d '\0' | grep -q "'descr': '<f2'" || fail "--float16 did not store float16"
+expect_exit 0 wsss-clip-es --box-threshold 0.9 --float16 --model fx/model.pt data/manifest.jsonl maps_t9
+head -c 128 maps_t9/cam/s000000.npy | tr -d '\0' | grep -q "'descr': '<f2'" || fail "--float16 did not store float16"
 /usr/bin/python3 - <<'PY' || fail "--box-threshold 0.9 changed no map"
 import json, numpy as np
-ids = [json.loads(l)["id"] for l in open("out/manifest.jsonl")]
-assert any(np.abs(np.load(f"out/cam/{i}.npy") - np.load(f"out_t9/cam/{i}.npy").astype(np.float32)).max() > 1e-3
+ids = [json.loads(l)["id"] for l in open("maps/manifest.jsonl")]
+assert any(np.abs(np.load(f"maps/cam/{i}.npy") - np.load(f"maps_t9/cam/{i}.npy").astype(np.float32)).max() > 1e-3
            for i in ids)
 PY
 

@@ -1,5 +1,8 @@
 #include "wsss/cam/clip_es_stage.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/io/image.hpp"
@@ -20,6 +23,12 @@ fs::path resolve_clip_bpe(const fs::path& model, const fs::path& bpe) {
 
 namespace {
 
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 class ClipEsProcessor : public ItemProcessor {
  public:
   ClipEsProcessor(const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
@@ -39,7 +48,7 @@ class ClipEsProcessor : public ItemProcessor {
     maps_.affinity_blocks = options.affinity_blocks;
     log::info("CLIP ", model_.config().describe(), "; ", text_.foreground.size(0), " class prompts and ",
               text_.background.size(0), " background prompts from ", prompts_.file.string(),
-              options.mode == ClipEsMode::Cams ? "; box threshold " + std::to_string(maps_.box_threshold) : "");
+              options.mode == ClipEsMode::Cams ? "; box threshold " + short_number(maps_.box_threshold) : "");
   }
 
   std::vector<fs::path> outputs(const Record& r) const override {
