@@ -33,7 +33,10 @@ Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(sys.argv[1])
 EOF
 "$BIN/wsss_bench_clip" maps "$W/model.pt" "$W/image.png" "$REPEAT" "$THREADS" "$CLASSES" | tee "$W/cpp.txt"
 "$PYTHON" "$HERE/clip_es_torch.py" maps "$W/model.pt" "$W/image.png" "$REPEAT" "$THREADS" "$CLASSES" | tee "$W/py.txt"
-cpp=$(sed -nE 's/^c\+\+ median ([0-9.]+) ms.*/\1/p' "$W/cpp.txt")
-py=$(sed -nE 's/^pytorch median ([0-9.]+) ms.*/\1/p' "$W/py.txt")
-awk -v c="$cpp" -v p="$py" 'BEGIN { printf "C++ %.1f ms, PyTorch %.1f ms per image: ratio C++/PyTorch %.3f (target <= 1.1)\n", c, p, c / p }'
+# "WALL CPU" medians of each side.
+read -r cpp cpp_cpu <<<"$(sed -nE 's/^c\+\+ median ([0-9.]+) ms wall, ([0-9.]+) ms cpu.*/\1 \2/p' "$W/cpp.txt")"
+read -r py py_cpu <<<"$(sed -nE 's/^pytorch median ([0-9.]+) ms wall, ([0-9.]+) ms cpu.*/\1 \2/p' "$W/py.txt")"
+awk -v c="$cpp" -v p="$py" -v cc="$cpp_cpu" -v pc="$py_cpu" 'BEGIN {
+  printf "per image: C++ %.1f ms wall (%.1f cpu), PyTorch %.1f ms wall (%.1f cpu)\n", c, cc, p, pc
+  printf "ratio C++/PyTorch: %.3f in wall time, %.3f in cpu time (target <= 1.1)\n", c / p, cc / pc }'
 echo "(load average after: $(cut -d' ' -f1 /proc/loadavg))"

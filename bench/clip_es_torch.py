@@ -39,20 +39,22 @@ def maps(model_path, image_path, repeat, threads, classes):
     bg = torch.randn(25, e)
     bg /= bg.norm(dim=1, keepdim=True)
     ids = [c - 1 for c in classes]
-    times = []
+    times, cpu = [], []
     for r in range(repeat + 1):  # run 0 warms up
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         x, (h, w) = ref.clip_es_input(image_path)
         out = ref.clip_es(model, x, fg, bg, ids)
         refined = ref.refined_at(out["refined_grid"], h, w)
-        t = 1000 * (time.perf_counter() - t0)
-        print("pytorch run %d: %.1f ms%s (refined %s)" % (r, t, " (warm-up)" if r == 0 else "",
-                                                        "x".join(map(str, refined.shape))))
+        t, c = 1000 * (time.perf_counter() - t0), 1000 * (time.process_time() - c0)
+        print("pytorch run %d: %.1f ms wall, %.1f ms cpu%s (refined %s)"
+              % (r, t, c, " (warm-up)" if r == 0 else "", "x".join(map(str, refined.shape))))
         if r > 0:
             times.append(t)
+            cpu.append(c)
     times.sort()
-    print("pytorch median %.1f ms over %d runs (min %.1f, max %.1f), %d thread(s)"
-          % (times[len(times) // 2], repeat, times[0], times[-1], threads))
+    cpu.sort()
+    print("pytorch median %.1f ms wall, %.1f ms cpu over %d runs (wall min %.1f, max %.1f), %d thread(s)"
+          % (times[len(times) // 2], cpu[len(cpu) // 2], repeat, times[0], times[-1], threads))
 
 
 if __name__ == "__main__":
