@@ -17,6 +17,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libspng-dev
   libjpeg-dev                 # JPEG damage checks (OpenCV decodes damaged JPEGs silently)
+  zlib1g-dev                  # reads CLIP's gzip BPE vocabulary
   libopenblas0-pthread        # without it LibTorch's matrix products use reference BLAS (~25x slower)
   python3 python3-numpy python3-torch python3-torchvision   # test fixtures and the PyTorch agreement tests
 )
