@@ -7,7 +7,7 @@ BIN := $(BUILD)/bin
 # Demo/experiment directory (generated data and results; gitignored).
 EXP ?= exp/demo
 
-.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot
+.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot cli-docs install
 
 all: build
 
@@ -18,6 +18,8 @@ help:
 	@echo "              which start a local Slurm cluster as root; NO_SLURM=1 installs no Slurm packages)"
 	@echo "make build  - configure and build into $(BUILD)/"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make cli-docs - regenerate docs/cli.md from the binaries' --help-all"
+	@echo "make install [PREFIX=/usr/local] - binaries, headers, data_manifests and the CMake package wsss::wsss"
 	@echo "make sam-text MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
 	@echo "            - SAM pseudo masks, text input (labels known): captions, then (once the user has run"
 	@echo "              Grounding DINO on them) wsss-sam and wsss-miou into EXP/text (scripts/sam_text.sh, docs/sam.md)"
@@ -60,6 +62,15 @@ sam-text: build
 	$(SAM_RECIPE)/sam_text.sh "$(EXP)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
 sam-zeroshot: build
 	$(SAM_RECIPE)/sam_zeroshot.sh "$(EXP)" "$(TAGS)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
+
+# docs/cli.md from every binary's --help-all (a test fails when it is stale).
+cli-docs: build
+	scripts/gen_cli_docs.sh $(BIN) docs/cli.md
+
+# Binaries, headers, data_manifests/ and the CMake package (find_package(wsss)).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	WSSS_BIN=$(BIN) bench/run_all.sh

@@ -23,7 +23,7 @@
 #include "wsss/cam/cam.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/data/transforms.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/resnet.hpp"
 #include "wsss/models/weights.hpp"

@@ -23,12 +23,13 @@
 
 #include "bench_util.hpp"
 #include "wsss/core/error.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/models/resnet.hpp"
 #include "wsss/models/threads.hpp"
 #include "wsss/core/parse.hpp"
 #include "wsss/seg/deeplab.hpp"
-#include "wsss/seg/train_seg.hpp"
+#include "wsss/seg/predict.hpp"
+#include "wsss/seg/train.hpp"
 
 using namespace wsss;
 using namespace wsss::bench;
@@ -36,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-int train(int argc, char** argv) {
+int train_command(int argc, char** argv) {
   if (argc < 8) throw UsageError("train CLASSES_JSON CROP BATCH ITER_SIZE ITERS THREADS [ARCH [WIDTH [LR]]]");
   Vocabulary vocab = Vocabulary::load(argv[2]);
   seg::SegTrainOptions o;  // the protocol defaults, as wsss-train-seg starts from
@@ -46,13 +47,13 @@ int train(int argc, char** argv) {
   const int iters = std::stoi(argv[6]);
   const int threads = std::stoi(argv[7]);
   if (argc > 8) o.arch = argv[8];
-  if (argc > 9) o.base_width = std::stoi(argv[9]);
+  if (argc > 9) o.width = std::stoi(argv[9]);
   if (argc > 10) o.lr = std::stod(argv[10]);
   o.iters = iters + 1;
   o.validate();
   models::set_torch_threads(threads);
   torch::manual_seed(0);
-  seg::DeepLabV2 net(models::ModelSpec::deeplab(o.arch, o.base_width), vocab.size(), o.aspp_rates);
+  seg::DeepLabV2 net(models::ModelSpec::deeplab(o.arch, o.width), vocab.size(), o.aspp_rates);
   auto optimizer = seg::make_optimizer(*net, o);
   std::vector<double> base_lr;
   for (auto& g : optimizer->param_groups()) base_lr.push_back(static_cast<torch::optim::SGDOptions&>(g.options()).lr());
@@ -64,7 +65,7 @@ int train(int argc, char** argv) {
 
   net->train();
   auto iteration = [&](int it) {
-    const double factor = seg::poly_lr_factor(it, o);
+    const double factor = train::lr_factor(std::size_t(it), seg::deeplab_schedule(o), o.poly_power);
     for (std::size_t g = 0; g < optimizer->param_groups().size(); ++g)
       static_cast<torch::optim::SGDOptions&>(optimizer->param_groups()[g].options()).lr(base_lr[g] * factor);
     optimizer->zero_grad();
@@ -88,12 +89,12 @@ int train(int argc, char** argv) {
   const double timed = seconds_since(t1), timed_cpu = cpu_seconds() - c1;
   std::printf("train %s width %d, %d classes, crop %d, batch %d x iter-size %d, %d threads: "
               "warm-up %.2fs, %d iterations %.2fs (cpu %.2fs), %.4f it/s, %.2f s/it, last loss %.4g, peak RSS %.0f MB\n",
-              o.arch.c_str(), o.base_width, vocab.size(), o.crop, o.batch, o.iter_size, threads, warmup, iters, timed,
+              o.arch.c_str(), o.width, vocab.size(), o.crop, o.batch, o.iter_size, threads, warmup, iters, timed,
               timed_cpu, iters / timed, timed / iters, loss, peak_rss_mb());
   return std::isfinite(loss) ? 0 : 1;
 }
 
-int predict(int argc, char** argv) {
+int predict_command(int argc, char** argv) {
   if (argc < 6) throw UsageError("predict MODEL WxH COUNT THREADS [SCALES]");
   int width = 0, height = 0;
   if (std::sscanf(argv[3], "%dx%d", &width, &height) != 2) throw UsageError("size must be WxH");
@@ -128,5 +129,5 @@ int predict(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_commands(argc, argv, "wsss_bench_seg", {{"train", train}, {"predict", predict}});
+  return run_commands(argc, argv, "wsss_bench_seg", {{"train", train_command}, {"predict", predict_command}});
 }

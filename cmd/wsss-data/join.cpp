@@ -1,33 +1,26 @@
-#include <memory>
 
 #include "subcommands.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 #include "wsss/data/join.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 
 namespace wsss_data {
 
-void add_join(CLI::App& app, wsss::cli::Action& action) {
+void add_join(CLI::App& app, JoinArgs& args, wsss::cli::Action& action) {
   auto* sub = app.add_subcommand("join", "Add fields of manifest B to the records of manifest A, by id");
-  struct Args {
-    std::string a, b, output, missing = "error";
-    std::vector<std::string> take;
-    wsss::cli::CommonOptions common;
-  };
-  auto args = std::make_shared<Args>();
-  sub->add_option("A", args->a, "The manifest whose records are kept (\"-\" for stdin)")->required();
-  sub->add_option("B", args->b, "The manifest the fields are taken from")->required();
-  sub->add_option("--take", args->take, "FIELD or FIELD:NEWNAME of B to add (repeatable)")->required();
-  sub->add_option("-o,--output", args->output,
+  sub->add_option("A", args.a, "The manifest whose records are kept (\"-\" for stdin)")->required();
+  sub->add_option("B", args.b, "The manifest the fields are taken from")->required();
+  sub->add_option("--take", args.take, "FIELD or FIELD:NEWNAME of B to add (repeatable)")->required();
+  sub->add_option("-o,--output", args.output,
                   "Output manifest; path fields are written relative to its directory")->required();
-  sub->add_option("--missing", args->missing,
+  sub->add_option("--missing", args.missing,
                   "An id of A without a record or field in B: error, skip (leave the record out) or keep "
                   "(keep it without the field)")
       ->check(CLI::IsMember({"error", "skip", "keep"}))->capture_default_str();
-  wsss::cli::add_common_options(*sub, args->common, wsss::cli::kOverwrite);
+  wsss::cli::add_common_options(*sub, args.common, wsss::cli::kOverwrite);
   wsss::cli::describe(*sub,
                       "Adds fields of B's records to A's records with the same id, e.g. a prediction's mask "
                       "as \"pred\" next to the GT \"mask\" for wsss-miou. Records of B without a match in A "
@@ -35,20 +28,20 @@ void add_join(CLI::App& app, wsss::cli::Action& action) {
                       "wsss-data join exp/synth/manifest.jsonl exp/seg/manifest.jsonl --take mask:pred "
                       "-o exp/eval/pairs.jsonl",
                       "wsss-miou(1), docs/evaluation.md");
-  sub->callback([&action, sub, args] {
-    action = [sub, args] {
-      wsss::cli::apply_common_options(*sub, args->common);
+  sub->callback([&action, sub, &args] {
+    action = [sub, &args] {
+      wsss::cli::apply_common_options(*sub, args.common);
       std::vector<wsss::JoinField> take;
-      for (const auto& t : args->take) take.push_back(wsss::JoinField::parse(t));
-      wsss::check_can_write(args->output, args->common.overwrite);
-      wsss::Manifest a = wsss::read_manifest(args->a);
-      wsss::Manifest b = wsss::read_manifest(args->b);
-      auto missing = args->missing == "skip"   ? wsss::JoinMissing::Skip
-                     : args->missing == "keep" ? wsss::JoinMissing::Keep
+      for (const auto& t : args.take) take.push_back(wsss::JoinField::parse(t));
+      wsss::check_can_write(args.output, args.common.overwrite);
+      wsss::Manifest a = wsss::read_manifest(args.a);
+      wsss::Manifest b = wsss::read_manifest(args.b);
+      auto missing = args.missing == "skip"   ? wsss::JoinMissing::Skip
+                     : args.missing == "keep" ? wsss::JoinMissing::Keep
                                                : wsss::JoinMissing::Error;
       wsss::JoinResult joined = wsss::join_manifests(a, b, take, missing);
-      if (joined.records.empty()) throw wsss::Error(args->a + ": no record left after the join");
-      wsss::fs::path out = args->output;
+      if (joined.records.empty()) throw wsss::Error(args.a + ": no record left after the join");
+      wsss::fs::path out = args.output;
       wsss::fs::path out_dir = wsss::fs::absolute(out).parent_path();
       wsss::fs::create_directories(out_dir);
       // The vocabulary travels with the data: wsss-miou looks for it beside the manifest.

@@ -1,18 +1,11 @@
-#include "background.hpp"
 #include "subcommands.hpp"
-#include "wsss/core/log.hpp"
-#include "wsss/refine/crf_stage.hpp"
 #include "wsss/refine/densecrf.hpp"
 
 using namespace wsss;
 
 namespace wsss_refine {
 
-void add_crf(CLI::App& app, cli::Action& action) {
-  static cli::CommonOptions common;
-  static cli::BackgroundOptions background;
-  static refine::CrfStageOptions options;
-  static std::string manifest, out_dir;
+void add_crf(CLI::App& app, CrfArgs& a, cli::Action& action) {
   auto* sub = app.add_subcommand("crf", "Dense-CRF refinement of score maps (marginals with a background channel)");
   std::string presets;
   for (const auto& p : refine::crf_presets()) presets += (presets.empty() ? "" : ", ") + p.name + " (" + p.origin + ")";
@@ -22,24 +15,17 @@ void add_crf(CLI::App& app, cli::Action& action) {
                 "Presets: " + presets + ".",
                 "wsss-refine crf --preset deeplab --bg-power 1 exp/cam/manifest.jsonl exp/crf",
                 "wsss-pseudo(1) --field refined, wsss-miou(1) --pred refined");
-  sub->add_option("manifest", manifest, "Input manifest with score maps")->required();
-  sub->add_option("out_dir", out_dir, "Output directory")->required();
-  sub->add_option("--field", options.field, "Score-map field (its classes in <field>_classes)");
-  sub->add_option("--preset", options.preset, "CRF parameters: irn, psa or deeplab");
-  cli::add_background_options(*sub, background, "default: --bg-power 1 (CLIP-ES)");
-  sub->add_flag("--float16", options.float16, "Store the marginals as float16");
-  cli::add_common_options(*sub, common, cli::kPerImage | cli::kClasses);
-  sub->callback([&action, sub] {
-    action = [sub] {
-      cli::apply_common_options(*sub, common);
-      options.background = background.rule({BackgroundRule::Power, 1.0});
-      StageOptions stage = common.stage_options(out_dir);
-      Manifest m = read_manifest(manifest, {common.allow_empty});
-      Vocabulary vocab = vocabulary_for(m.dir, common.classes);
-      auto processor = refine::make_crf_processor(vocab, m.path, out_dir, options);
-      StageSummary s = run_stage(*processor, m, stage, &vocab);
-      log::info(summary_line(s));
-      return s.ok ? 0 : 1;
+  cli::add_per_image_arguments(*sub, a.stage, "Input manifest with score maps", cli::kClasses);
+  sub->add_option("--field", a.options.field, "Score-map field (its classes in <field>_classes)");
+  sub->add_option("--preset", a.options.preset, "CRF parameters: irn, psa or deeplab");
+  cli::add_background_options(*sub, a.background, "default: --bg-power 1 (CLIP-ES)");
+  sub->add_flag("--float16", a.options.float16, "Store the marginals as float16");
+  sub->callback([&action, sub, &a] {
+    action = [sub, &a] {
+      return cli::run_per_image(*sub, a.stage, [&a](const cli::PerImageInputs& in) {
+        a.options.background = a.background.rule({BackgroundRule::Power, 1.0});
+        return refine::make_crf_processor(in.vocab, in.manifest.path, in.args.out_dir, a.options);
+      });
     };
   });
 }

@@ -40,92 +40,93 @@ std::string percent(std::size_t a, std::size_t b) {
   return buf;
 }
 
+void setup(CLI::App& app, Args& a, cli::Action& action) {
+  app.require_subcommand(1);
+
+  auto* labels = app.add_subcommand("labels", "Image labels from a tagger's tags, plus detector prompts");
+  labels->add_option("TAGS", a.tags, "Tagger output: JSON {\"<image>\": [tags] | \"tag | tag\"} or text lines "
+                                        "<image><TAB>tag | tag")->required();
+  labels->add_option("MANIFEST", a.manifest, "The images' manifest")->required();
+  labels->add_option("OUT_DIR", a.out, "Output directory")->required();
+  labels->add_option("--synonyms", a.synonyms,
+                     "Synonym table (wsss-synonyms JSON); default: data_manifests/<vocabulary>/synonyms.json");
+  labels->add_option("--missing", a.missing,
+                     "A record without tags: error, empty (no labels) or skip (left out)")
+      ->check(CLI::IsMember({"error", "empty", "skip"}))->capture_default_str();
+  add_prompt_options(*labels, a);
+  cli::add_common_options(*labels, a.common, cli::kOverwrite | cli::kClasses);
+  cli::describe(*labels,
+                "Maps each image's tags to classes (whole words; a phrase must be the tag or its last words, "
+                "so 'bush' is no bus and 'car seat' no car) and writes OUT_DIR/manifest.jsonl with those "
+                "\"labels\" (the previous labels kept as \"labels_gt\", the tags as \"tags\"), "
+                "OUT_DIR/detector_prompts.jsonl, and OUT_DIR/unmatched_tags.tsv and OUT_DIR/no_class.txt "
+                "when some tags or images match no class.",
+                "wsss-tags labels ram_tags.json exp/voc/train/manifest.jsonl exp/voc/zeroshot",
+                "docs/prompts.md");
+  labels->callback([&action, labels, &a] {
+    action = [labels, &a] {
+      cli::apply_common_options(*labels, a.common);
+      Manifest m = read_manifest(a.manifest);
+      Vocabulary vocab = vocabulary_for(m.dir, a.common.classes);
+      pseudo::SynonymTable synonyms = a.synonyms.empty() ? pseudo::SynonymTable::for_vocabulary(vocab)
+                                                            : pseudo::SynonymTable::load(a.synonyms, vocab);
+      pseudo::TagsStageOptions o;
+      o.out_dir = a.out;
+      o.overwrite = a.common.overwrite;
+      o.missing = a.missing == "skip"    ? pseudo::MissingTags::Skip
+                  : a.missing == "empty" ? pseudo::MissingTags::Empty
+                                            : pseudo::MissingTags::Error;
+      o.category_ids = pseudo::parse_category_ids(a.category_ids);
+      o.provenance = a.common.provenance;
+      pseudo::TagLabels r = pseudo::run_tags_stage(a.tags, m, vocab, synonyms, prompt_names(a, vocab), o);
+      log::info(r.tags, " tags, ", r.matched_tags, " (", percent(r.matched_tags, r.tags), ") name a class; ",
+                r.unmatched.size(), " distinct tags name none",
+                r.unmatched.empty() ? "" : " (unmatched_tags.tsv)");
+      if (r.gt_images)
+        log::info("labels vs labels_gt on ", r.gt_images, " images: precision ", percent(r.tp, r.tp + r.fp),
+                  ", recall ", percent(r.tp, r.tp + r.fn), ", exact ", percent(r.exact, r.gt_images));
+      log::info("wrote ", r.records.size(), " records (", r.no_class.size(), " with no class",
+                r.no_class.empty() ? "" : ", no_class.txt", r.missing ? ", " + std::to_string(r.missing) + " untagged" : "",
+                ") to ", (fs::path(a.out) / "manifest.jsonl").string());
+      return 0;
+    };
+  });
+
+  auto* prompts = app.add_subcommand("prompts", "Detector prompts from a manifest's known labels (text input)");
+  prompts->add_option("MANIFEST", a.manifest, "Manifest with \"labels\"")->required();
+  prompts->add_option("-o,--output", a.out, "Output JSON Lines file (detector_prompts.jsonl)")->required();
+  add_prompt_options(*prompts, a);
+  cli::add_common_options(*prompts, a.common, cli::kOverwrite | cli::kClasses);
+  cli::describe(*prompts,
+                "Writes one line per image with labels: {\"id\", \"image\", \"text\": \"wild bird . dining table "
+                ".\", \"prompts\", \"category_ids\"}, the captions SAM_WSSS gives Grounding DINO (one per class). "
+                "Image paths are relative to the output file's directory.",
+                "wsss-tags prompts exp/voc/train/manifest.jsonl -o exp/voc/detector_prompts.jsonl",
+                "docs/prompts.md");
+  prompts->callback([&action, prompts, &a] {
+    action = [prompts, &a] {
+      cli::apply_common_options(*prompts, a.common);
+      check_can_write(a.out, a.common.overwrite);
+      Manifest m = read_manifest(a.manifest);
+      Vocabulary vocab = vocabulary_for(m.dir, a.common.classes);
+      std::size_t lines = 0;
+      std::string text = pseudo::detector_prompts(m.records, m.path, vocab, prompt_names(a, vocab),
+                                                  pseudo::parse_category_ids(a.category_ids), a.out, &lines);
+      write_file_atomic(a.out, text);
+      log::info("wrote ", lines, " of ", m.records.size(), " images (the others have no labels) to ", a.out);
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::ToolInfo info{"wsss-tags",
+  return cli::run_tool<Args>(argc, argv, {"wsss-tags",
                      "Zero-shot labels and detector prompts for the SAM path. 'labels' maps a tagger's tags (RAM: "
                      "JSON or ID<TAB>tag | tag) to the vocabulary's classes through a whole-word synonym table and "
                      "writes a manifest with those labels; 'prompts' writes the per-image Grounding DINO captions "
                      "of a manifest's known labels.",
                      "wsss-tags labels ram_tags.json exp/voc/train/manifest.jsonl exp/voc/zeroshot",
-                     "wsss-sam(1), docs/prompts.md"};
-  static Args args;
-  return cli::run_tool(argc, argv, info, [](CLI::App& app, cli::Action& action) {
-    app.require_subcommand(1);
-
-    auto* labels = app.add_subcommand("labels", "Image labels from a tagger's tags, plus detector prompts");
-    labels->add_option("TAGS", args.tags, "Tagger output: JSON {\"<image>\": [tags] | \"tag | tag\"} or text lines "
-                                          "<image><TAB>tag | tag")->required();
-    labels->add_option("MANIFEST", args.manifest, "The images' manifest")->required();
-    labels->add_option("OUT_DIR", args.out, "Output directory")->required();
-    labels->add_option("--synonyms", args.synonyms,
-                       "Synonym table (wsss-synonyms JSON); default: data_manifests/<vocabulary>/synonyms.json");
-    labels->add_option("--missing", args.missing,
-                       "A record without tags: error, empty (no labels) or skip (left out)")
-        ->check(CLI::IsMember({"error", "empty", "skip"}))->capture_default_str();
-    add_prompt_options(*labels, args);
-    cli::add_common_options(*labels, args.common, cli::kOverwrite | cli::kClasses);
-    cli::describe(*labels,
-                  "Maps each image's tags to classes (whole words; a phrase must be the tag or its last words, "
-                  "so 'bush' is no bus and 'car seat' no car) and writes OUT_DIR/manifest.jsonl with those "
-                  "\"labels\" (the previous labels kept as \"labels_gt\", the tags as \"tags\"), "
-                  "OUT_DIR/detector_prompts.jsonl, and OUT_DIR/unmatched_tags.tsv and OUT_DIR/no_class.txt "
-                  "when some tags or images match no class.",
-                  "wsss-tags labels ram_tags.json exp/voc/train/manifest.jsonl exp/voc/zeroshot",
-                  "docs/prompts.md");
-    labels->callback([&action, labels] {
-      action = [labels] {
-        cli::apply_common_options(*labels, args.common);
-        Manifest m = read_manifest(args.manifest);
-        Vocabulary vocab = vocabulary_for(m.dir, args.common.classes);
-        pseudo::SynonymTable synonyms = args.synonyms.empty() ? pseudo::SynonymTable::for_vocabulary(vocab)
-                                                              : pseudo::SynonymTable::load(args.synonyms, vocab);
-        pseudo::TagsStageOptions o;
-        o.out_dir = args.out;
-        o.overwrite = args.common.overwrite;
-        o.missing = args.missing == "skip"    ? pseudo::MissingTags::Skip
-                    : args.missing == "empty" ? pseudo::MissingTags::Empty
-                                              : pseudo::MissingTags::Error;
-        o.category_ids = pseudo::parse_category_ids(args.category_ids);
-        pseudo::TagLabels r = pseudo::run_tags_stage(args.tags, m, vocab, synonyms, prompt_names(args, vocab), o);
-        log::info(r.tags, " tags, ", r.matched_tags, " (", percent(r.matched_tags, r.tags), ") name a class; ",
-                  r.unmatched.size(), " distinct tags name none",
-                  r.unmatched.empty() ? "" : " (unmatched_tags.tsv)");
-        if (r.gt_images)
-          log::info("labels vs labels_gt on ", r.gt_images, " images: precision ", percent(r.tp, r.tp + r.fp),
-                    ", recall ", percent(r.tp, r.tp + r.fn), ", exact ", percent(r.exact, r.gt_images));
-        log::info("wrote ", r.records.size(), " records (", r.no_class.size(), " with no class",
-                  r.no_class.empty() ? "" : ", no_class.txt", r.missing ? ", " + std::to_string(r.missing) + " untagged" : "",
-                  ") to ", (fs::path(args.out) / "manifest.jsonl").string());
-        return 0;
-      };
-    });
-
-    auto* prompts = app.add_subcommand("prompts", "Detector prompts from a manifest's known labels (text input)");
-    prompts->add_option("MANIFEST", args.manifest, "Manifest with \"labels\"")->required();
-    prompts->add_option("-o,--output", args.out, "Output JSON Lines file (detector_prompts.jsonl)")->required();
-    add_prompt_options(*prompts, args);
-    cli::add_common_options(*prompts, args.common, cli::kOverwrite | cli::kClasses);
-    cli::describe(*prompts,
-                  "Writes one line per image with labels: {\"id\", \"image\", \"text\": \"wild bird . dining table "
-                  ".\", \"prompts\", \"category_ids\"}, the captions SAM_WSSS gives Grounding DINO (one per class). "
-                  "Image paths are relative to the output file's directory.",
-                  "wsss-tags prompts exp/voc/train/manifest.jsonl -o exp/voc/detector_prompts.jsonl",
-                  "docs/prompts.md");
-    prompts->callback([&action, prompts] {
-      action = [prompts] {
-        cli::apply_common_options(*prompts, args.common);
-        check_can_write(args.out, args.common.overwrite);
-        Manifest m = read_manifest(args.manifest);
-        Vocabulary vocab = vocabulary_for(m.dir, args.common.classes);
-        std::size_t lines = 0;
-        std::string text = pseudo::detector_prompts(m.records, m.path, vocab, prompt_names(args, vocab),
-                                                    pseudo::parse_category_ids(args.category_ids), args.out, &lines);
-        write_file_atomic(args.out, text);
-        log::info("wrote ", lines, " of ", m.records.size(), " images (the others have no labels) to ", args.out);
-        return 0;
-      };
-    });
-  });
+                     "wsss-sam(1), docs/prompts.md"}, setup);
 }

@@ -3,7 +3,7 @@
 // wsss-pseudo and wsss-refine (wsss-miou has its own sweep variants).
 #include <CLI/CLI.hpp>
 
-#include "wsss/eval/confusion.hpp"
+#include "wsss/scores/score_map.hpp"
 
 namespace wsss::cli {
 
@@ -12,6 +12,7 @@ struct BackgroundOptions {
   double power = -1;      // unset
   // The rule given on the command line, or `fallback` when neither option was given.
   BackgroundRule rule(const BackgroundRule& fallback) const;
+  bool given() const { return threshold >= 0 || power >= 0; }
 };
 
 void add_background_options(CLI::App& app, BackgroundOptions& options, const std::string& default_text);

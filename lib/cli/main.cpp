@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -6,10 +8,42 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/parallel.hpp"
-#include "wsss/core/run_context.hpp"
+#include "wsss/core/progress.hpp"
+#include "wsss/core/provenance.hpp"
 #include "wsss/core/version.hpp"
 
 namespace wsss::cli {
+
+namespace {
+
+std::vector<std::string>& recorded_command_line() {
+  static std::vector<std::string> argv;
+  return argv;
+}
+
+// Progress on stderr, prefixed like every log line: redrawn in place on a
+// terminal (every 0.2 s), a full line every 10 s otherwise so that cluster
+// logs stay readable.
+void install_stderr_progress() {
+  const bool tty = isatty(fileno(stderr)) != 0;
+  ProgressHandler handler;
+  handler.interval_seconds = tty ? 0.2 : 10.0;
+  handler.show = [tty](const ProgressUpdate& u) {
+    if (!log::enabled(log::Level::Info)) return;
+    if (tty) {
+      std::string out = "\r" + log::program() + ": " + u.text() + "\033[K" + (u.final ? "\n" : "");
+      std::fwrite(out.data(), 1, out.size(), stderr);
+      std::fflush(stderr);
+    } else {
+      log::write(log::Level::Info, u.text());
+    }
+  };
+  set_progress_handler(std::move(handler));
+}
+
+}  // namespace
+
+const std::vector<std::string>& command_line() { return recorded_command_line(); }
 
 void describe(CLI::App& app, const std::string& description, const std::string& example,
               const std::string& see_also) {
@@ -23,9 +57,8 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&, Action&)>& setup) {
   tune_runtime_environment(argv);
   log::set_program(info.name);
-  RunContext& ctx = run_context();
-  ctx.program = info.name;
-  ctx.argv.assign(argv, argv + argc);
+  recorded_command_line().assign(argv, argv + argc);
+  install_stderr_progress();
 
   CLI::App app;
   app.name(info.name);
@@ -56,6 +89,13 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
     log::error(e.what());
     std::fprintf(stderr, "Run '%s --help' for usage.\n", info.name.c_str());
     return kExitUsage;
+  } catch (const UsageError& e) {  // an option value rejected by a library parser (->each callbacks)
+    log::error(e.what());
+    std::fprintf(stderr, "Run '%s --help' for usage.\n", info.name.c_str());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    log::error(first_line(e.what()));
+    return kExitFailure;
   }
   if (!action) {
     std::cerr << app.help();
@@ -70,7 +110,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
   }
   int code;
   try {
-    log::info(quoted_command_line(ctx.argv), "  [", project_version(), " ", git_describe(), "]");
+    log::info(quoted_command_line(command_line()), "  [", project_version(), " ", git_describe(), "]");
     code = action();
   } catch (const UsageError& e) {
     log::error(e.what());

@@ -6,7 +6,6 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/parallel.hpp"
-#include "wsss/core/run_context.hpp"
 
 namespace wsss::cli {
 
@@ -23,6 +22,7 @@ StageOptions CommonOptions::stage_options(const std::string& out_dir) const {
   s.max_failed = max_failed;
   s.allow_empty = allow_empty;
   s.seed = seed;
+  s.provenance = provenance;
   return s;
 }
 
@@ -58,7 +58,7 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned groups) {
 static void collect_options(const CLI::App& app, nlohmann::ordered_json& out) {
   for (const CLI::Option* opt : app.get_options()) {
     std::string name = opt->get_name(false, false);
-    if (name == "--help" || name == "--version" || name.empty()) continue;
+    if (name == "--help" || name == "--help-all" || name == "--version" || name.empty()) continue;
     while (!name.empty() && name[0] == '-') name.erase(0, 1);
     auto results = opt->results();
     if (!results.empty()) {
@@ -71,17 +71,17 @@ static void collect_options(const CLI::App& app, nlohmann::ordered_json& out) {
     collect_options(*sub, out[sub->get_name()] = nlohmann::ordered_json::object());
 }
 
-void apply_common_options(const CLI::App& app, const CommonOptions& o) {
+void apply_common_options(const CLI::App& app, CommonOptions& o) {
   if (o.quiet) log::set_level(log::Level::Warn);
   else if (o.verbose > 0) log::set_level(log::Level::Debug);
-  RunContext& ctx = run_context();
-  ctx.threads = o.resolved_threads();
   // Our workers parallelise over items; OpenCV's own pool would oversubscribe.
   cv::setNumThreads(1);
-  ctx.options = nlohmann::ordered_json::object();
   const CLI::App* root = &app;
   while (root->get_parent()) root = root->get_parent();
-  collect_options(*root, ctx.options);
+  o.provenance.program = root->get_name();
+  o.provenance.argv = command_line();
+  o.provenance.options = nlohmann::ordered_json::object();
+  collect_options(*root, o.provenance.options);
 }
 
 }  // namespace wsss::cli

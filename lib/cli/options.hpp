@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
+#include <vector>
 
-#include "wsss/core/stage.hpp"
+#include "wsss/core/provenance.hpp"
+#include "wsss/stage/stage.hpp"
 
 namespace wsss::cli {
 
@@ -21,6 +23,8 @@ struct CommonOptions {
   std::uint64_t seed = 0;
   std::string device = "cpu";
   std::string classes;        // overrides classes.json beside the manifest
+
+  Provenance provenance;      // filled by apply_common_options
 
   int resolved_threads() const;
   StageOptions stage_options(const std::string& out_dir) const;
@@ -38,8 +42,12 @@ enum OptionGroup : unsigned {
 // Adds -j -q -v always, plus the requested groups.
 void add_common_options(CLI::App& app, CommonOptions& options, unsigned groups);
 
-// Applies logging level and thread settings after parsing; records resolved
-// options in the run context for meta.json.
-void apply_common_options(const CLI::App& app, const CommonOptions& options);
+// Applies the logging level and OpenCV's thread setting after parsing, and fills
+// options.provenance (program, command line and every resolved option value of
+// the whole command, for meta.json).
+void apply_common_options(const CLI::App& app, CommonOptions& options);
+
+// The command line of this process, recorded by run_tool.
+const std::vector<std::string>& command_line();
 
 }  // namespace wsss::cli

@@ -1,6 +1,9 @@
 #pragma once
 // The one main() wrapper every binary uses: help and version, parsing, the
-// first log line (the command) and the mapping from exceptions to exit codes.
+// first log line (the command), progress on stderr and the mapping from
+// exceptions to exit codes. A binary declares one Args struct (all its option
+// storage) and a setup function that registers the options on the app and
+// sets the action; run_tool owns the Args for the whole run.
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
@@ -22,10 +25,15 @@ struct ToolInfo {
 void describe(CLI::App& app, const std::string& description, const std::string& example,
               const std::string& see_also);
 
-// `setup` registers options and subcommands on the app and returns the action to
-// run after a successful parse. The action returns the exit code.
+// What runs after a successful parse; returns the exit code.
 using Action = std::function<int()>;
-int run_tool(int argc, char** argv, const ToolInfo& info,
-             const std::function<void(CLI::App&, Action&)>& setup);
+
+int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<void(CLI::App&, Action&)>& setup);
+
+template <class Args>
+int run_tool(int argc, char** argv, const ToolInfo& info, void (*setup)(CLI::App&, Args&, Action&)) {
+  Args args;
+  return run_tool(argc, argv, info, [&](CLI::App& app, Action& action) { setup(app, args, action); });
+}
 
 }  // namespace wsss::cli

@@ -3,7 +3,7 @@
 #include "test_util.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 #include "wsss/io/atomic_file.hpp"
 
 using namespace wsss;

@@ -7,8 +7,8 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/shard.hpp"
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 
 using namespace wsss;

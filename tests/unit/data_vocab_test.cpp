@@ -2,7 +2,7 @@
 
 #include "test_util.hpp"
 #include "wsss/core/error.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 
 using namespace wsss;

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "wsss/eval/classification.hpp"
+#include "wsss/metrics/classification.hpp"
 
 using namespace wsss;
 

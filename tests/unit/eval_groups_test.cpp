@@ -6,7 +6,7 @@
 #include <set>
 
 #include "wsss/core/error.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/eval/groups.hpp"
 #include "wsss/eval/miou.hpp"
 

@@ -9,7 +9,9 @@
 
 #include "test_util.hpp"
 #include "wsss/core/error.hpp"
-#include "wsss/eval/confusion.hpp"
+#include "wsss/eval/sweep.hpp"
+#include "wsss/metrics/confusion.hpp"
+#include "wsss/scores/score_map.hpp"
 #include "wsss/eval/miou.hpp"
 #include "wsss/io/manifest.hpp"
 #include "wsss/io/npy.hpp"

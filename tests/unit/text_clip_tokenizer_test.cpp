@@ -15,7 +15,7 @@
 
 #include "test_util.hpp"
 #include "wsss/core/error.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/text/clip_prompts.hpp"
 #include "wsss/text/clip_tokenizer.hpp"

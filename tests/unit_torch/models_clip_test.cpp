@@ -15,7 +15,7 @@
 #include "../unit/test_util.hpp"
 #include "wsss/cam/clip_es.hpp"
 #include "wsss/core/error.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/io/image.hpp"
 #include "wsss/io/npy.hpp"

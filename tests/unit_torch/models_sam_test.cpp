@@ -62,10 +62,10 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
-pseudo::Prompt box_prompt(float x0, float y0, float x1, float y1) {
-  pseudo::Prompt p;
+Prompt box_prompt(float x0, float y0, float x1, float y1) {
+  Prompt p;
   p.class_id = 1;
-  p.box = pseudo::Box{x0, y0, x1, y1};
+  p.box = Box{x0, y0, x1, y1};
   p.origin = "test box";
   return p;
 }
@@ -133,8 +133,8 @@ TEST_CASE("SamModel embeds once per image and decodes each prompt shape in one b
   cv::Mat rgb(30, 40, CV_8UC3, cv::Scalar(10, 20, 30));
   SamImage image = model.embed(rgb);
   CHECK(image.embeddings.sizes() == torch::IntArrayRef({1, 3, 64, 64}));
-  std::vector<pseudo::Prompt> prompts = {box_prompt(1, 1, 10, 10), box_prompt(5, 5, 39, 29), box_prompt(0, 0, 2, 2)};
-  pseudo::Prompt pts;
+  std::vector<Prompt> prompts = {box_prompt(1, 1, 10, 10), box_prompt(5, 5, 39, 29), box_prompt(0, 0, 2, 2)};
+  Prompt pts;
   pts.class_id = 2;
   pts.points = {{3, 4}, {20, 10}};
   pts.point_labels = {1, 0};

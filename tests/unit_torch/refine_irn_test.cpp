@@ -10,7 +10,9 @@
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/threads.hpp"
 #include "wsss/models/weights.hpp"
-#include "wsss/refine/irn.hpp"
+#include "wsss/refine/irn_net.hpp"
+#include "wsss/refine/irn_stage.hpp"
+#include "wsss/refine/irn_train.hpp"
 
 using namespace wsss;
 using namespace wsss::refine;

@@ -11,7 +11,8 @@
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/weights.hpp"
 #include "wsss/seg/deeplab.hpp"
-#include "wsss/seg/train_seg.hpp"
+#include "wsss/seg/train.hpp"
+#include "wsss/seg/predict.hpp"
 
 using namespace wsss;
 using namespace wsss::seg;
@@ -138,13 +139,13 @@ TEST_CASE("deeplab: parameter groups, multipliers and weight decay", "[seg]") {
 TEST_CASE("deeplab: poly learning rate steps every lr_decay_every iterations", "[seg]") {
   SegTrainOptions o;
   o.iters = 100;
-  CHECK(poly_lr_factor(0, o) == 1.0);
-  CHECK(poly_lr_factor(9, o) == 1.0);
-  CHECK(poly_lr_factor(10, o) == Approx(std::pow(0.9, 0.9)));
-  CHECK(poly_lr_factor(19, o) == Approx(std::pow(0.9, 0.9)));
-  CHECK(poly_lr_factor(95, o) == Approx(std::pow(0.1, 0.9)));
+  CHECK(train::lr_factor(0, deeplab_schedule(o), o.poly_power) == 1.0);
+  CHECK(train::lr_factor(9, deeplab_schedule(o), o.poly_power) == 1.0);
+  CHECK(train::lr_factor(10, deeplab_schedule(o), o.poly_power) == Approx(std::pow(0.9, 0.9)));
+  CHECK(train::lr_factor(19, deeplab_schedule(o), o.poly_power) == Approx(std::pow(0.9, 0.9)));
+  CHECK(train::lr_factor(95, deeplab_schedule(o), o.poly_power) == Approx(std::pow(0.1, 0.9)));
   o.lr_decay_every = 1;
-  CHECK(poly_lr_factor(95, o) == Approx(std::pow(0.05, 0.9)));
+  CHECK(train::lr_factor(95, deeplab_schedule(o), o.poly_power) == Approx(std::pow(0.05, 0.9)));
 }
 
 TEST_CASE("deeplab: cross-entropy ignores 255", "[seg]") {

@@ -122,6 +122,9 @@ class ClipEsProcessor : public ItemProcessor {
 
 std::unique_ptr<ItemProcessor> make_clip_es_processor(const Vocabulary& vocab, const fs::path& manifest,
                                                       const fs::path& out_dir, const ClipEsStageOptions& options) {
+  // One single-threaded network per worker (the model loads on this thread):
+  // outputs identical for any -j (docs/determinism.md).
+  models::use_single_threaded_torch();
   return std::make_unique<ClipEsProcessor>(vocab, manifest, out_dir, options);
 }
 

@@ -27,4 +27,23 @@ std::vector<double> parse_scales(const std::string& text, const std::string& opt
   return out;
 }
 
+std::pair<double, double> parse_interval(const std::string& text, const std::string& option, bool positive) {
+  const std::size_t colon = text.find(':');
+  auto number = [&](const std::string& part, double& out) {
+    std::size_t used = 0;
+    try {
+      out = std::stod(part, &used);
+    } catch (const std::exception&) {
+      return false;
+    }
+    return used == part.size() && std::isfinite(out);
+  };
+  double lo = 0, hi = 0;
+  if (colon == std::string::npos || !number(text.substr(0, colon), lo) || !number(text.substr(colon + 1), hi))
+    throw UsageError(option + " " + text + ": expected LO:HI with finite numbers");
+  if (hi < lo) throw UsageError(option + " " + text + ": HI must not be below LO");
+  if (positive && !(lo > 0)) throw UsageError(option + " " + text + ": LO must be positive");
+  return {lo, hi};
+}
+
 }  // namespace wsss

@@ -1,17 +1,27 @@
 #include "wsss/core/progress.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
-
-#include "wsss/core/log.hpp"
 
 namespace wsss {
 
 namespace {
-constexpr double kTerminalRedrawSeconds = 0.2;
-constexpr double kLogLineSeconds = 10.0;  // non-terminal: one line every 10 s
+
+std::mutex& handler_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+ProgressHandler& installed_handler() {
+  static ProgressHandler handler;
+  return handler;
+}
+
 }  // namespace
+
+void set_progress_handler(ProgressHandler handler) {
+  std::lock_guard<std::mutex> lock(handler_mutex());
+  installed_handler() = std::move(handler);
+}
 
 std::string format_duration(double s) {
   char buf[32];
@@ -25,21 +35,36 @@ std::string format_duration(double s) {
   return buf;
 }
 
+std::string ProgressUpdate::text() const {
+  const double r = rate();
+  char buf[256];
+  std::string eta;
+  if (total > 0 && r > 0 && done < total) eta = " ETA " + format_duration(double(total - done) / r);
+  if (total > 0) {
+    std::snprintf(buf, sizeof buf, "%s [%zu/%zu] %.2f %s/s", what.c_str(), done, total, r, unit.c_str());
+  } else {
+    std::snprintf(buf, sizeof buf, "%s [%zu] %.2f %s/s", what.c_str(), done, r, unit.c_str());
+  }
+  return std::string(buf) + eta + (note.empty() ? "" : "  " + note);
+}
+
 Progress::Progress(std::string what, std::size_t total, std::string unit)
-    : what_(std::move(what)), unit_(std::move(unit)), total_(total),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_),
-      tty_(isatty(fileno(stderr)) != 0) {}
+    : what_(std::move(what)), unit_(std::move(unit)), total_(total), start_(std::chrono::steady_clock::now()),
+      last_report_(start_) {
+  std::lock_guard<std::mutex> lock(handler_mutex());
+  handler_ = installed_handler();
+}
 
 Progress::~Progress() { finish(); }
 
 void Progress::add(std::size_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   done_ += n;
+  if (!handler_.show) return;
   auto now = std::chrono::steady_clock::now();
-  double since = std::chrono::duration<double>(now - last_draw_).count();
-  if (since >= (tty_ ? kTerminalRedrawSeconds : kLogLineSeconds)) {
-    last_draw_ = now;
-    draw(false);
+  if (std::chrono::duration<double>(now - last_report_).count() >= handler_.interval_seconds) {
+    last_report_ = now;
+    report(false);
   }
 }
 
@@ -52,32 +77,22 @@ void Progress::finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   finished_ = true;
-  // A final line only when something was shown, and not a repeat of the last one.
-  if (drawn_ && (done_ != done_at_last_draw_ || tty_)) draw(true);
+  // A final update only when something was shown: a short loop stays silent.
+  if (handler_.show && reported_) report(true);
 }
 
-void Progress::draw(bool final_line) {
-  if (!log::enabled(log::Level::Info)) return;
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double rate = elapsed > 0 ? done_ / elapsed : 0;
-  char buf[256];
-  std::string eta;
-  if (total_ > 0 && rate > 0 && done_ < total_) eta = " ETA " + format_duration((total_ - done_) / rate);
-  if (total_ > 0) {
-    std::snprintf(buf, sizeof buf, "%s [%zu/%zu] %.2f %s/s", what_.c_str(), done_, total_, rate, unit_.c_str());
-  } else {
-    std::snprintf(buf, sizeof buf, "%s [%zu] %.2f %s/s", what_.c_str(), done_, rate, unit_.c_str());
-  }
-  std::string line = std::string(buf) + eta + (note_.empty() ? "" : "  " + note_);
-  drawn_ = true;
-  done_at_last_draw_ = done_;
-  if (tty_) {
-    std::string out = "\r" + log::program() + ": " + line + "\033[K" + (final_line ? "\n" : "");
-    std::fwrite(out.data(), 1, out.size(), stderr);
-    std::fflush(stderr);
-  } else {
-    log::write(log::Level::Info, line);
-  }
+void Progress::report(bool final_update) {
+  ProgressUpdate u;
+  u.what = what_;
+  u.unit = unit_;
+  u.note = note_;
+  u.done = done_;
+  u.total = total_;
+  u.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  u.final = final_update;
+  reported_ = true;
+  done_at_last_report_ = done_;
+  handler_.show(u);
 }
 
 }  // namespace wsss

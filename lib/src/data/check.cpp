@@ -9,7 +9,7 @@
 #include "wsss/core/log.hpp"
 #include "wsss/core/parallel.hpp"
 #include "wsss/core/progress.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/io/image.hpp"
 #include "wsss/io/manifest.hpp"

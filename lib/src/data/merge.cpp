@@ -11,8 +11,8 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/hash.hpp"
 #include "wsss/core/log.hpp"
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/io/manifest.hpp"
 #include "wsss/io/meta.hpp"
@@ -168,7 +168,7 @@ MergeSummary merge_stage_dir(const fs::path& out_dir, const MergeOptions& o) {
   extra["merged_from"] = nlohmann::ordered_json::array();
   for (const Input& in : inputs) extra["merged_from"].push_back(in.manifest.filename().string());
   if (merged.counts_known) extra["items"] = merged.items;
-  write_meta(out_dir / "meta.json", hex64(fnv1a64(merged.hash_text)), extra);
+  write_meta(out_dir / "meta.json", o.provenance, hex64(fnv1a64(merged.hash_text)), extra);
   write_manifest(output, std::move(merged.records));  // last: its existence means "stage done"
   return s;
 }

@@ -9,7 +9,7 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/hash.hpp"
 #include "wsss/core/log.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/image.hpp"
 
 namespace wsss {

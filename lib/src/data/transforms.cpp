@@ -5,7 +5,7 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 
 namespace wsss {
 

@@ -7,7 +7,7 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/data/import.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/io/png.hpp"
 

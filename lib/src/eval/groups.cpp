@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "wsss/core/error.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 
 namespace wsss {
 

@@ -32,21 +32,6 @@ std::optional<fs::path> field_path(const Record& record, const std::string& fiel
   return p;
 }
 
-std::vector<int> channel_classes(const Record& record, const std::string& field, const Manifest& manifest) {
-  auto it = record.find(field);
-  const std::string& id = record_id(record);
-  if (it == record.end())
-    throw InputError(manifest.path, "item '" + id + "': no \"" + field + "\" field listing the score map's channel classes");
-  if (!it->is_array()) throw InputError(manifest.path, "item '" + id + "': \"" + field + "\" must be an array of class ids");
-  std::vector<int> classes;
-  for (const auto& v : *it) {
-    if (!v.is_number_integer())
-      throw InputError(manifest.path, "item '" + id + "': \"" + field + "\" holds " + v.dump() + ", not a class id");
-    classes.push_back(v.get<int>());
-  }
-  return classes;
-}
-
 const char* pred_ignore_name(PredIgnore p) { return p == PredIgnore::Wrong ? "wrong" : "background"; }
 const char* missing_name(MissingPrediction m) {
   return m == MissingPrediction::Strict ? "strict" : m == MissingPrediction::Skip ? "skip" : "empty";
@@ -103,7 +88,6 @@ MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabul
   if (sweep)
     for (int w = 0; w < workers; ++w) sweeps.push_back(std::make_unique<ThresholdSweep>(k, options.sweep));
   std::vector<char> status(n, kEvaluated);
-  const std::string classes_field = options.pred_field + "_classes";
 
   // The error reported is the one of the first bad item in id order, whatever
   // the scheduling: later items stop being read once an earlier one failed.
@@ -138,9 +122,9 @@ MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabul
     }
     Mask gt = read_mask(*gt_file);
     if (pred_file->extension() == ".npy") {
-      std::vector<int> classes = channel_classes(rec, classes_field, manifest);
+      std::vector<int> classes = score_map_classes(rec, options.pred_field, manifest.path);
       ScoreMap map = read_npy(*pred_file);
-      check_score_map(map, classes, k, gt.width, gt.height, *pred_file);
+      check_score_map(map, classes, k, gt.width, gt.height, *pred_file, "the GT mask");
       if (sweep && has_background_channel(classes))
         throw InputError(*pred_file, "score map has a background channel (class 0): evaluate it without --bg-sweep");
       if (sweep) {
@@ -430,6 +414,25 @@ std::string format_miou_report(const MiouResult& r) {
   out += "mIoU " + pct(s.miou) + " over " + std::to_string(s.valid) + " classes" +
          (r.is_sweep() ? " at threshold " + format_shortest(r.thresholds[best]) : std::string()) + "\n";
   return out;
+}
+
+MiouResult merge_miou_files(const std::vector<fs::path>& files) {
+  std::vector<MiouResult> parts;
+  for (const auto& f : files) parts.push_back(read_miou_json(f));
+  return merge_miou(parts, files);
+}
+
+PredIgnore parse_pred_ignore(const std::string& text) {
+  if (text == "wrong") return PredIgnore::Wrong;
+  if (text == "background") return PredIgnore::Background;
+  throw UsageError("--pred-ignore " + text + ": expected wrong or background");
+}
+
+MissingPrediction parse_missing_prediction(const std::string& text) {
+  if (text == "strict") return MissingPrediction::Strict;
+  if (text == "skip") return MissingPrediction::Skip;
+  if (text == "empty") return MissingPrediction::Empty;
+  throw UsageError("--missing " + text + ": expected strict, skip or empty");
 }
 
 }  // namespace wsss

@@ -5,14 +5,13 @@
 #include <chrono>
 #include <ctime>
 
-#include "wsss/core/run_context.hpp"
 #include "wsss/core/version.hpp"
 #include "wsss/io/atomic_file.hpp"
 
 namespace wsss {
 
-void write_meta(const fs::path& file, const std::string& input_hash, const nlohmann::ordered_json& extra) {
-  const RunContext& ctx = run_context();
+void write_meta(const fs::path& file, const Provenance& ctx, const std::string& input_hash,
+                const nlohmann::ordered_json& extra) {
   nlohmann::ordered_json meta;
   meta["program"] = ctx.program;
   meta["argv"] = ctx.argv;

@@ -187,7 +187,7 @@ SamImage SamModel::embed(const cv::Mat& rgb) const {
   return image;
 }
 
-std::vector<SamMask> SamModel::predict(const SamImage& image, const std::vector<pseudo::Prompt>& prompts,
+std::vector<SamMask> SamModel::predict(const SamImage& image, const std::vector<Prompt>& prompts,
                                        bool multimask) const {
   torch::jit::setGraphExecutorOptimize(false);
   torch::NoGradGuard no_grad;
@@ -196,7 +196,7 @@ std::vector<SamMask> SamModel::predict(const SamImage& image, const std::vector<
   std::map<std::pair<bool, std::size_t>, std::vector<std::size_t>> groups;
   std::vector<std::pair<bool, std::size_t>> order;
   for (std::size_t i = 0; i < prompts.size(); ++i) {
-    const pseudo::Prompt& p = prompts[i];
+    const Prompt& p = prompts[i];
     if (p.points.size() != p.point_labels.size())
       throw Error(p.origin + ": " + std::to_string(p.points.size()) + " points but " +
                   std::to_string(p.point_labels.size()) + " point labels");
@@ -219,7 +219,7 @@ std::vector<SamMask> SamModel::predict(const SamImage& image, const std::vector<
       auto pt = points.accessor<float, 3>();
       auto lb = labels.accessor<std::int32_t, 2>();
       for (std::int64_t j = 0; j < n; ++j) {
-        const pseudo::Prompt& p = prompts[idx[std::size_t(j)]];
+        const Prompt& p = prompts[idx[std::size_t(j)]];
         if (p.box) {
           auto a = to_input_frame(p.box->x0, p.box->y0, image.height, image.width);
           auto c = to_input_frame(p.box->x1, p.box->y1, image.height, image.width);

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "wsss/core/error.hpp"
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 
 namespace wsss::pseudo {
 

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "wsss/core/error.hpp"
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 #include "wsss/io/png.hpp"
 
 namespace wsss::pseudo {

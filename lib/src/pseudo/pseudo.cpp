@@ -5,6 +5,7 @@
 
 #include "wsss/core/error.hpp"
 #include "wsss/io/image.hpp"
+#include "wsss/refine/crf_stage.hpp"
 #include "wsss/refine/densecrf.hpp"
 
 namespace wsss::pseudo {
@@ -47,101 +48,16 @@ IgnoreRule IgnoreRule::parse(const std::string& text) {
   throw bad();
 }
 
-RecordScores load_scores(const Record& record, const std::string& field, const Vocabulary& vocab,
-                         const fs::path& manifest, int width, int height) {
-  const std::string& id = record_id(record);
-  RecordScores s;
-  fs::path file = record_path(record, field, manifest);
-  auto list = record.find(field + "_classes");
-  if (list == record.end() || !list->is_array())
-    throw InputError(manifest, "item '" + id + "': no \"" + field + "_classes\" array listing the score map's classes");
-  for (const auto& v : *list) {
-    if (!v.is_number_integer()) throw InputError(manifest, "item '" + id + "': bad class id " + v.dump());
-    s.classes.push_back(v.get<int>());
-  }
-  s.map = read_npy(file);  // rejects NaN and Inf, naming the file
-  check_score_map(s.map, s.classes, vocab.size(), width, height, file);
-  if (record.contains("labels")) {
-    std::vector<int> labels = record_labels(record, vocab.num_foreground(), manifest);
-    for (int c : s.classes)
-      if (c != 0 && !std::binary_search(labels.begin(), labels.end(), c))
-        throw InputError(manifest, "item '" + id + "': class " + std::to_string(c) + " (" + vocab.classes[std::size_t(c)] +
-                                       ") has a score map but is not among the image's labels");
-  }
-  return s;
-}
-
-ChannelScores with_background(const RecordScores& scores, const BackgroundRule& rule) {
-  ChannelScores out;
-  const ScoreMap& m = scores.map;
-  out.width = int(m.width());
-  out.height = int(m.height());
-  const std::size_t n = std::size_t(out.width) * std::size_t(out.height);
-  if (has_background_channel(scores.classes)) {
-    out.ids = scores.classes;
-    out.prob = m.data;
-    return out;
-  }
-  out.ids.push_back(0);
-  out.ids.insert(out.ids.end(), scores.classes.begin(), scores.classes.end());
-  out.prob.resize(n * out.ids.size());
-  std::copy(m.data.begin(), m.data.end(), out.prob.begin() + std::ptrdiff_t(n));
-  for (std::size_t i = 0; i < n; ++i) {
-    if (rule.kind == BackgroundRule::Threshold) {
-      out.prob[i] = float(rule.value);
-    } else {
-      float best = 0;
-      for (std::size_t c = 0; c < scores.classes.size(); ++c) best = std::max(best, m.data[c * n + i]);
-      out.prob[i] = std::pow(std::max(0.0f, 1.0f - best), float(rule.value));
-    }
-  }
-  return out;
-}
-
 namespace {
-
-void check_image(const cv::Mat& rgb, const ChannelScores& s) {
-  if (rgb.cols != s.width || rgb.rows != s.height)
-    throw Error("score map is " + std::to_string(s.width) + "x" + std::to_string(s.height) + " but the image is " +
-                std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows));
-}
 
 // Index labels (0..k) of channel scores, through the CRF when one is asked for.
 std::vector<std::uint8_t> index_labels(const cv::Mat& rgb, const ChannelScores& s, const std::string& crf, int threads) {
   const std::size_t n = std::size_t(s.width) * std::size_t(s.height);
   if (crf.empty() || s.channels() < 2) return argmax(s.prob.data(), s.channels(), n);
-  return argmax(crf_marginals(rgb, s, crf, threads).data(), s.channels(), n);
+  return argmax(refine::crf_marginals(rgb, s, crf, threads).data(), s.channels(), n);
 }
 
 }  // namespace
-
-std::vector<std::uint8_t> argmax(const float* prob, int channels, std::size_t n) {
-  std::vector<std::uint8_t> idx(n, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    float best = prob[i];
-    for (int c = 1; c < channels; ++c) {
-      float v = prob[std::size_t(c) * n + i];
-      if (v > best) {
-        best = v;
-        idx[i] = std::uint8_t(c);
-      }
-    }
-  }
-  return idx;
-}
-
-std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& s, const std::string& preset, int threads) {
-  const refine::CrfPreset& p = refine::crf_preset(preset);
-  if (s.channels() < 2) return s.prob;
-  check_image(rgb, s);
-  cv::Mat contiguous = rgb.isContinuous() ? rgb : rgb.clone();
-  const std::uint8_t* pixels = contiguous.ptr<std::uint8_t>();
-  if (p.unary == refine::CrfUnary::Labels) {
-    std::vector<std::uint8_t> start = argmax(s.prob.data(), s.channels(), std::size_t(s.width) * s.height);
-    return refine::crf_from_labels(pixels, s.width, s.height, start.data(), s.channels(), p.params, threads).q;
-  }
-  return refine::crf_from_probabilities(pixels, s.width, s.height, s.prob.data(), s.channels(), p.params, threads).q;
-}
 
 Mask pseudo_labels(const cv::Mat& rgb, const RecordScores& scores, const PseudoOptions& o) {
   const int w = int(scores.map.width()), h = int(scores.map.height());
@@ -163,7 +79,7 @@ Mask pseudo_labels(const cv::Mat& rgb, const RecordScores& scores, const PseudoO
     ids = fg.ids;
   } else {
     ChannelScores s = with_background(scores, o.background);
-    std::vector<float> prob = (!o.crf.empty() && s.channels() > 1) ? crf_marginals(rgb, s, o.crf, o.crf_threads) : s.prob;
+    std::vector<float> prob = (!o.crf.empty() && s.channels() > 1) ? refine::crf_marginals(rgb, s, o.crf, o.crf_threads) : s.prob;
     idx = argmax(prob.data(), s.channels(), n);
     if (o.ignore.kind == IgnoreRule::Confidence) {
       for (std::size_t i = 0; i < n; ++i)
@@ -215,10 +131,16 @@ class PseudoProcessor : public ItemProcessor {
 
 }  // namespace
 
+void PseudoOptions::validate() const {
+  if (ignore.kind == IgnoreRule::Irn && background_given)
+    throw UsageError("--ignore irn sets the background with its own two thresholds; drop --bg-threshold/--bg-power");
+  if (!is_path_field(out_field))
+    throw UsageError("--out-field " + out_field + ": not a label-mask field (pseudo, ir_label, pred, refined)");
+}
+
 std::unique_ptr<ItemProcessor> make_pseudo_processor(const Vocabulary& vocab, const fs::path& manifest,
                                                      const fs::path& out_dir, const PseudoOptions& options) {
-  if (!is_path_field(options.out_field))
-    throw UsageError("--out-field " + options.out_field + ": not a label-mask field (pseudo, ir_label, pred, refined)");
+  options.validate();
   return std::make_unique<PseudoProcessor>(vocab, manifest, out_dir, options);
 }
 

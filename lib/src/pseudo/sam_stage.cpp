@@ -101,11 +101,34 @@ class PromptProcessor : public ItemProcessor {
 
 }  // namespace
 
+void SamStageOptions::use_cam_prompts(const std::string& mode) {
+  const CamPromptOptions parsed = CamPromptOptions::parse(mode);
+  cam.boxes = parsed.boxes;
+  cam.points = parsed.points;
+  cam_prompts_ = true;
+}
+
+void SamStageOptions::validate() const {
+  if (detections.empty() == !cam_prompts_)
+    throw UsageError("give one prompt source: --detections FILE or --cam-prompts box|point|box+point");
+  if (segmenter == SegmenterKind::GrabCut) {
+    if (!model.empty()) throw UsageError("--model is for --segmenter sam; grabcut needs no model file");
+    if (multimask) throw UsageError("--multimask needs --segmenter sam");
+    grabcut.validate();
+  } else if (model.empty()) {
+    throw UsageError("--model FILE is required (or --segmenter grabcut)");
+  }
+  if (cam_prompts_) cam.validate();
+  else if (!cam_field.empty()) throw UsageError("--cam-field needs --cam-prompts");
+}
+
 std::unique_ptr<ItemProcessor> make_prompt_processor(const Manifest& manifest, const Vocabulary& vocab,
-                                                     const fs::path& out_dir, const SamStageOptions& options,
+                                                     const fs::path& out_dir, const SamStageOptions& given,
                                                      SamStageCounts& counts, const SegmenterFactory& make_segmenter) {
-  if (options.cam_field.empty() == options.detections.empty())
-    throw UsageError("give one prompt source: --detections FILE or --cam-prompts MODE");
+  given.validate();
+  SamStageOptions options = given;
+  if (!options.detections.empty()) options.cam_field.clear();
+  else if (options.cam_field.empty()) options.cam_field = "cam";
   return std::make_unique<PromptProcessor>(manifest, vocab, out_dir, options, counts, make_segmenter);
 }
 

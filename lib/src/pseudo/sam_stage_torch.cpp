@@ -59,6 +59,10 @@ class SamSegmenter : public PromptSegmenter {
 std::unique_ptr<ItemProcessor> make_sam_processor(const Manifest& manifest, const Vocabulary& vocab,
                                                   const fs::path& out_dir, const SamStageOptions& options,
                                                   SamStageCounts& counts) {
+  // One single-threaded network per worker (the model loads on this thread):
+  // outputs identical for any -j (docs/determinism.md).
+  options.validate();  // before a large model is loaded
+  models::use_single_threaded_torch();
   if (options.segmenter == SegmenterKind::GrabCut)
     return make_prompt_processor(manifest, vocab, out_dir, options, counts,
                                  [&] { return make_grabcut_segmenter(options.grabcut); });

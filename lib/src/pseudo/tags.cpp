@@ -9,7 +9,7 @@
 #include "wsss/core/log.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/io/meta.hpp"
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 
 namespace wsss::pseudo {
 
@@ -248,7 +248,7 @@ TagLabels run_tags_stage(const fs::path& tags_file, const Manifest& manifest, co
   extra["counts"] = {{"records", result.records.size()},       {"untagged", result.missing},
                      {"tags", result.tags},                     {"matched_tags", result.matched_tags},
                      {"no_class", result.no_class.size()},      {"detector_prompt_lines", prompt_lines}};
-  write_meta(out / "meta.json", manifest.content_hash, extra);
+  write_meta(out / "meta.json", options.provenance, manifest.content_hash, extra);
   write_manifest(manifest_out, result.records);
   return result;
 }

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "wsss/cam/clip_es.hpp"
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
 
 namespace wsss::cam {
 

@@ -2,11 +2,15 @@
 // Parsers of option values that several stages share. Each throws UsageError
 // naming the option and the text; NaN and infinities are never accepted.
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wsss {
 
 // "1.0,0.5,1.5": positive finite numbers, at least one.
 std::vector<double> parse_scales(const std::string& text, const std::string& option);
+
+// "LO:HI" with finite LO <= HI (and LO > 0 when `positive`); returns {LO, HI}.
+std::pair<double, double> parse_interval(const std::string& text, const std::string& option, bool positive = false);
 
 }  // namespace wsss

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/png.hpp"
 
 namespace wsss::coco {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/manifest.hpp"
 
 namespace wsss::folder {

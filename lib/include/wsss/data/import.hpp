@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 #include "wsss/io/manifest.hpp"
 
 namespace wsss {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "wsss/core/provenance.hpp"
+
 namespace wsss {
 
 namespace fs = std::filesystem;
@@ -16,6 +18,7 @@ struct MergeOptions {
   double min_success_frac = 1.0;
   bool min_success_frac_given = false;  // without it, missing meta files only warn
   bool overwrite = false;
+  Provenance provenance;  // recorded in the merged meta.json
 };
 
 struct MergeSummary {

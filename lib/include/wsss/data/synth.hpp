@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 #include "wsss/io/png.hpp"
 
 namespace wsss {

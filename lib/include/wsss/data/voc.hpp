@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 
 namespace wsss::voc {
 

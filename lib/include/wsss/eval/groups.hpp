@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "wsss/eval/confusion.hpp"
+#include "wsss/metrics/confusion.hpp"
 
 namespace wsss {
 

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "wsss/core/shard.hpp"
-#include "wsss/data/vocab.hpp"
-#include "wsss/eval/confusion.hpp"
+#include "wsss/io/vocab.hpp"
+#include "wsss/eval/sweep.hpp"
+#include "wsss/metrics/confusion.hpp"
+#include "wsss/scores/score_map.hpp"
 #include "wsss/eval/groups.hpp"
 #include "wsss/io/manifest.hpp"
 
@@ -63,6 +65,12 @@ MiouResult read_miou_json(const fs::path& file);
 // Sums per-shard results. Inputs must share classes and settings; sharded
 // inputs must be distinct shards of one split and cover all of it.
 MiouResult merge_miou(const std::vector<MiouResult>& parts, const std::vector<fs::path>& files);
+// Reads per-shard result files and merges them (wsss-miou --merge).
+MiouResult merge_miou_files(const std::vector<fs::path>& files);
+
+// Option values: "wrong" / "background"; "strict" / "skip" / "empty". UsageError otherwise.
+PredIgnore parse_pred_ignore(const std::string& text);
+MissingPrediction parse_missing_prediction(const std::string& text);
 
 // The fixed-width report printed on stdout; the last line is "mIoU ...".
 std::string format_miou_report(const MiouResult& result);

@@ -5,11 +5,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "wsss/core/provenance.hpp"
+
 namespace wsss {
 
 namespace fs = std::filesystem;
 
-void write_meta(const fs::path& file, const std::string& input_hash,
+// `provenance` is the caller's (the CLI fills it from argv and the parsed options).
+void write_meta(const fs::path& file, const Provenance& provenance, const std::string& input_hash,
                 const nlohmann::ordered_json& extra = nlohmann::ordered_json::object());
 
 }  // namespace wsss

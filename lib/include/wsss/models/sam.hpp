@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "wsss/pseudo/prompts.hpp"
+#include "wsss/models/prompt.hpp"
 
 namespace wsss::models {
 
@@ -77,7 +77,7 @@ class SamModel {
   // One mask per prompt (a box, points, or both; prompts in the original image's
   // pixels). Prompts of the same shape go through decode together. With
   // multimask, the mask with the highest predicted IoU of the M candidates.
-  std::vector<SamMask> predict(const SamImage& image, const std::vector<pseudo::Prompt>& prompts,
+  std::vector<SamMask> predict(const SamImage& image, const std::vector<Prompt>& prompts,
                                bool multimask) const;
 
  private:

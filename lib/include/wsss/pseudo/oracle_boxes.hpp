@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/manifest.hpp"
 #include "wsss/pseudo/prompts.hpp"
 

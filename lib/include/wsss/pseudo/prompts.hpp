@@ -14,28 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
+#include "wsss/models/prompt.hpp"
 #include "wsss/io/manifest.hpp"
 
 namespace wsss::pseudo {
 
 namespace fs = std::filesystem;
-
-// A box in the original image's pixel frame, corners (x0, y0) top-left and
-// (x1, y1) bottom-right, as SAM's predictor takes it (xyxy).
-struct Box {
-  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-  float area() const { return (x1 - x0) * (y1 - y0); }
-};
-
-struct Prompt {
-  int class_id = 0;                        // vocabulary id (>= 1)
-  float score = 1.0f;                      // detector score; 1 for tags without boxes and for CAM prompts
-  std::optional<Box> box;
-  std::vector<std::array<float, 2>> points;  // (x, y) pixels, original frame
-  std::vector<int> point_labels;             // 1 foreground, 0 background (SAM's convention)
-  std::string origin;                        // "FILE item N" etc., for messages
-};
 
 // Prompts per manifest record id.
 using PromptsByImage = std::map<std::string, std::vector<Prompt>>;

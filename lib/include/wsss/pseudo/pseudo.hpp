@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
-#include "wsss/eval/confusion.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
+#include "wsss/scores/score_map.hpp"
 #include "wsss/io/npy.hpp"
 #include "wsss/io/png.hpp"
 
@@ -32,43 +32,15 @@ struct IgnoreRule {
 };
 
 struct PseudoOptions {
+  void validate() const;  // UsageError on contradicting options
   std::string field = "cam";        // score-map field; its classes are in <field>_classes
   std::string out_field = "pseudo"; // label PNG field (e.g. ir_label for IRN's IR labels)
   BackgroundRule background;        // ignored when the map has its own background channel
+  bool background_given = false;    // the user chose `background` (the IRN ignore rule has its own)
   IgnoreRule ignore;
   std::string crf;                  // preset name ("irn", "psa", "deeplab") or empty for none
   int crf_threads = 1;
 };
-
-// A record's score map with the checks every consumer needs: the channel classes
-// are ascending ids of the vocabulary (a leading 0 is a background channel),
-// among the record's labels when it has labels, and the map is width x height.
-struct RecordScores {
-  ScoreMap map;
-  std::vector<int> classes;
-};
-RecordScores load_scores(const Record& record, const std::string& field, const Vocabulary& vocab,
-                         const fs::path& manifest, int width, int height);
-
-// Probabilities over [background, classes...], label-major (k+1) x H x W, and the
-// class id of each channel. A map with its own background channel is used as is.
-struct ChannelScores {
-  std::vector<float> prob;
-  std::vector<int> ids;
-  int width = 0, height = 0;
-  int channels() const { return int(ids.size()); }
-};
-ChannelScores with_background(const RecordScores& scores, const BackgroundRule& rule);
-
-// Index of the largest channel per pixel of label-major scores (channels x n);
-// the first maximum wins, so channel 0 (background) wins ties, as np.argmax over
-// [bg, cams] does.
-std::vector<std::uint8_t> argmax(const float* prob, int channels, std::size_t n);
-
-// The CRF of a preset on channel scores: returns the marginals (same layout).
-// Label-unary presets (irn) start from the argmax. With one channel it is the input.
-std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& scores, const std::string& preset,
-                                 int threads);
 
 // Label map (class ids, 255 = ignore) of a score map under the options. `rgb` is
 // needed only with a CRF.

@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/pseudo/cam_prompts.hpp"
 #include "wsss/pseudo/grabcut.hpp"
 #include "wsss/pseudo/merge.hpp"
@@ -41,6 +41,17 @@ struct SamStageOptions {
   CamPromptOptions cam;
   MergeOptions merge;
   std::string out_field = "pseudo";
+
+  // The prompt source chosen with --cam-prompts: CAM prompts from cam_field
+  // ("cam" unless given); UsageError for a bad mode.
+  void use_cam_prompts(const std::string& mode);
+  // UsageError for options that contradict each other: both or neither prompt
+  // source, --model with grabcut or without it for sam, --multimask with
+  // grabcut, --cam-field without --cam-prompts; and each part's own checks.
+  void validate() const;
+
+ private:
+  bool cam_prompts_ = false;
 };
 
 // Counted over the images processed (not the skipped ones), for the log.

@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "wsss/data/vocab.hpp"
+#include "wsss/core/provenance.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/manifest.hpp"
 #include "wsss/pseudo/prompts.hpp"
 
@@ -65,6 +66,7 @@ struct TagsStageOptions {
   bool overwrite = false;
   MissingTags missing = MissingTags::Error;
   CategoryIds category_ids = CategoryIds::Auto;
+  Provenance provenance;  // recorded in meta.json
 };
 
 // wsss-tags labels: OUT/manifest.jsonl (written last), classes.json, meta.json,

@@ -3,16 +3,24 @@
 // marginals as a score map whose first channel is background (classes [0, ...]),
 // so wsss-pseudo and wsss-miou take it like any other score map.
 #include <filesystem>
+#include <opencv2/core.hpp>
 #include <memory>
 #include <string>
 
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
-#include "wsss/eval/confusion.hpp"
+#include "wsss/stage/stage.hpp"
+#include "wsss/io/vocab.hpp"
+#include "wsss/scores/score_map.hpp"
 
 namespace wsss::refine {
 
 namespace fs = std::filesystem;
+
+// The CRF of a preset (densecrf.hpp) on channel scores, as wsss-refine crf,
+// wsss-pseudo --crf and wsss-train-seg predict --crf run it: returns the
+// marginals (same layout). Label-unary presets (irn) start from the argmax.
+// With one channel it is the input.
+std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& scores, const std::string& preset,
+                                 int threads);
 
 struct CrfStageOptions {
   std::string field = "cam";

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 
 namespace wsss::text {
 

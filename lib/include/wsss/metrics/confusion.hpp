@@ -2,12 +2,12 @@
 // Confusion matrices and the metrics derived from them, in the chainercv /
 // IRN convention: rows are ground-truth classes, columns predicted classes,
 // GT pixels equal to the ignore id are not counted. See docs/evaluation.md.
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "wsss/io/npy.hpp"
 #include "wsss/io/png.hpp"
 
 namespace wsss {
@@ -36,6 +36,12 @@ struct Confusion {
   bool operator==(const Confusion& o) const { return k == o.k && counts == o.counts; }
 };
 
+// The confusion row of each 8-bit mask value: the class id for 0..k-1, -1 for
+// the ignore id, -2 for anything else (an invalid value).
+std::array<int, 256> gt_rows(int k, int ignore);
+// InputError naming `file`: `value` is neither a class id 0..k-1 nor the ignore id.
+[[noreturn]] void bad_value(const fs::path& file, int value, int k, int ignore);
+
 // Adds a GT/prediction mask pair (same size). GT pixels equal to `ignore` are
 // skipped; other values >= k in either mask are an InputError naming the file.
 void accumulate_masks(Confusion& confusion, const Mask& gt, const Mask& pred, PredIgnore pred_ignore,
@@ -60,49 +66,5 @@ struct Scores {
 // IoU = tp / (gt + pred - tp); precision = tp / pred; recall = tp / gt;
 // IRN's ratios fp = 1 - gt / union and fn = 1 - pred / union.
 Scores compute_scores(const Confusion& confusion);
-
-// How a score map's pixels become classes.
-struct BackgroundRule {
-  enum Kind { Threshold, Power } kind = Threshold;
-  double value = 0.15;  // threshold t, or exponent A of bg = (1 - max)^A
-};
-
-// Labels of a [k,H,W] score map whose channels are `classes` (ascending ids):
-// the max channel's class where it beats the background score, else 0 (ties
-// go to background, as argmax over [bg, scores...] does).
-// A score map whose first channel is class 0 scores background itself (e.g. CRF
-// marginals): its label is the plain argmax and no background rule applies.
-inline bool has_background_channel(const std::vector<int>& classes) { return !classes.empty() && classes[0] == 0; }
-
-void check_score_map(const ScoreMap& map, const std::vector<int>& classes, int num_classes, int width, int height,
-                     const fs::path& file);
-Mask score_map_to_mask(const ScoreMap& map, const std::vector<int>& classes, const BackgroundRule& rule);
-
-// Every constant background threshold of a sweep at once: each pixel is filed
-// under (gt, argmax class, number of thresholds below its max score), and
-// suffix sums over that last index give the confusion matrix of each threshold.
-class ThresholdSweep {
- public:
-  ThresholdSweep(int num_classes, std::vector<double> thresholds);
-  const std::vector<double>& thresholds() const { return thresholds_; }
-  void add_score_map(const Mask& gt, const ScoreMap& map, const std::vector<int>& classes, int ignore,
-                     const fs::path& gt_file);
-  void add_empty(const Mask& gt, int ignore, const fs::path& gt_file);
-  void add(const ThresholdSweep& other);
-  Confusion confusion_at(std::size_t i) const;
-
- private:
-  int k_;
-  std::vector<double> thresholds_;
-  std::vector<float> thresholds_f_;  // compared as float32, as IRN's np.pad onto float32 CAMs does
-  std::vector<std::uint64_t> hist_;  // [gt][class][bucket 0..n]
-};
-
-// "A:B:STEP" (inclusive of B within rounding) -> thresholds, each rounded to 9
-// decimals so that a value printed by the sweep reads back as the same number.
-std::vector<double> parse_sweep(const std::string& text);
-
-// The shortest decimal text that reads back as exactly `value`.
-std::string format_shortest(double value);
 
 }  // namespace wsss

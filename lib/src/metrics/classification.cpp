@@ -1,4 +1,4 @@
-#include "wsss/eval/classification.hpp"
+#include "wsss/metrics/classification.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 
 #include <unordered_map>
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "wsss/core/provenance.hpp"
 #include "wsss/core/shard.hpp"
 #include "wsss/io/manifest.hpp"
 
@@ -29,6 +30,7 @@ struct StageOptions {
   bool allow_empty = false;
   std::uint64_t seed = 0;
   std::string progress_label = "images";
+  Provenance provenance;  // recorded in meta.json
 };
 
 // What one stage does to one image. Implementations must be safe to call from

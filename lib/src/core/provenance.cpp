@@ -1,11 +1,6 @@
-#include "wsss/core/run_context.hpp"
+#include "wsss/core/provenance.hpp"
 
 namespace wsss {
-
-RunContext& run_context() {
-  static RunContext context;
-  return context;
-}
 
 std::string quoted_command_line(const std::vector<std::string>& argv) {
   std::string out;

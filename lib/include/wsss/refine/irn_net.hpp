@@ -1,22 +1,17 @@
 #pragma once
 // IRN's inter-pixel relation network (jiwoon-ahn/irn net/resnet50_irn.py, edge
-// branch only), its training (step/train_irn.py) and the semantic random walk
-// stage (step/make_sem_seg_labels.py). The walk itself is the torch-free
-// random_walk_propagate (random_walk.hpp); this file holds the LibTorch parts.
-// docs/refinement.md ("IRN: irn-train and irn") explains each choice.
+// branch only) and its affinity labels and loss. Its training is irn_train.hpp,
+// the semantic random walk stage irn_stage.hpp (the walk itself is the
+// torch-free random_walk.hpp). docs/refinement.md ("IRN: irn-train and irn")
+// explains each choice.
 #include <torch/torch.h>
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "wsss/core/stage.hpp"
-#include "wsss/data/vocab.hpp"
-#include "wsss/io/manifest.hpp"
 #include "wsss/models/resnet.hpp"
 #include "wsss/refine/random_walk.hpp"
 
@@ -94,57 +89,5 @@ struct AffinityLoss {
   torch::Tensor total, bg_pos, fg_pos, neg;
 };
 AffinityLoss affinity_loss(const torch::Tensor& affinity, const AffinityLabels& labels);
-
-struct IrnTrainOptions {
-  std::string init;         // backbone weights: torchvision names or a CAM classifier ("backbone.")
-  std::string arch;         // empty: the init file's spec, else resnet50
-  int base_width = 0;       // 0: the init file's spec, else 64
-  double scale_min = 0.5, scale_max = 1.5;  // random rescale
-  int crop = 512;
-  int radius = 10;          // affinity pairs: IRN's 152 directions
-  int epochs = 3;
-  int stop_after = 0;       // stop after this many epochs, keep the checkpoint (0 = all)
-  int batch = 32;
-  double lr = 0.1;
-  double weight_decay = 1e-4;
-  double momentum = 1e-4;   // IRN's PolyOptimizer puts the weight decay in SGD's momentum slot
-  double poly_power = 0.9;
-  std::uint64_t seed = 0;
-  int loader_threads = 2;
-  std::string device = "cpu";
-  bool resume = false;
-  bool overwrite = false;
-
-  void validate() const;  // UsageError on a bad value
-  nlohmann::json to_json() const;
-};
-
-struct IrnTrainSummary {
-  int epochs_run = 0;
-  bool stopped = false;
-  double final_loss = 0;
-  double seconds = 0;
-};
-
-// Trains the edge layers on `train` (records need "image" and "ir_label") and
-// writes checkpoint.safetensors + checkpoint.state every epoch, and at the end
-// classes.json, meta.json and model.safetensors (last).
-IrnTrainSummary train_irn(const Manifest& train, const Vocabulary& vocab, const fs::path& out_dir,
-                          const IrnTrainOptions& options);
-
-struct IrnStageOptions {
-  RandomWalkParams walk;    // radius 5, beta 10, exp_times 8
-  bool edges = false;       // also write OUT/edge/<id>.png
-  int walk_threads = 1;
-  std::string device = "cpu";
-};
-
-// make_sem_seg_labels per image without the background decision: writes
-// OUT/refined/<id>.npy ([k, H, W] float32, divided by the global max) and adds
-// "refined" and "refined_classes" (and "edge"). Records need "image", "cam_lowres"
-// and "cam_classes".
-std::unique_ptr<ItemProcessor> make_irn_processor(const fs::path& model, const Vocabulary& vocab,
-                                                  const fs::path& manifest, const fs::path& out_dir,
-                                                  const IrnStageOptions& options);
 
 }  // namespace wsss::refine

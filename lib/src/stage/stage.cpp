@@ -1,4 +1,4 @@
-#include "wsss/core/stage.hpp"
+#include "wsss/stage/stage.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -11,7 +11,7 @@
 #include "wsss/core/log.hpp"
 #include "wsss/core/parallel.hpp"
 #include "wsss/core/progress.hpp"
-#include "wsss/data/vocab.hpp"
+#include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/io/meta.hpp"
 
@@ -205,7 +205,7 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
     extra["shard"] = shard.str();
     extra["items"] = {{"total", summary.total}, {"done", summary.done}, {"skipped", summary.skipped},
                       {"failed", summary.failed}};
-    write_meta(meta_file, input.content_hash, extra);
+    write_meta(meta_file, options.provenance, input.content_hash, extra);
     write_manifest(manifest_file, std::move(records));  // last: "manifest exists" means "stage done"
     summary.manifest = manifest_file;
     fs::remove(journal_file, ec);
