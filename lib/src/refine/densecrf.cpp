@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include "chunked.hpp"
+#include "crf_kernels.hpp"
 #include "wsss/core/error.hpp"
 
 namespace wsss::refine {
@@ -26,22 +30,23 @@ void check_compat(float compat) {
     throw UsageError("dense CRF: compatibility weight must be finite, got " + std::to_string(compat));
 }
 
-// Per-pixel softmax of `energy_neg` (= -energy) into q, max-subtracted as densecrf.
-void softmax_rows(const float* scores, float* q, std::size_t begin, std::size_t end, int n_labels) {
-  for (std::size_t p = begin; p < end; ++p) {
-    const float* s = scores + p * n_labels;
-    float* out = q + p * n_labels;
-    float mx = s[0];
-    for (int l = 1; l < n_labels; ++l) mx = std::max(mx, s[l]);
-    float sum = 0;
-    for (int l = 0; l < n_labels; ++l) {
-      out[l] = std::exp(s[l] - mx);
-      sum += out[l];
-    }
-    const float inv = 1.0f / sum;
-    for (int l = 0; l < n_labels; ++l) out[l] *= inv;
+// A float buffer aligned to 64 bytes (one cache line, one AVX-512 vector), so that
+// padded rows never straddle more lines than they must.
+class AlignedFloats {
+ public:
+  explicit AlignedFloats(std::size_t n) {
+    const std::size_t bytes = std::max<std::size_t>(64, (n * sizeof(float) + 63) / 64 * 64);
+    data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    if (!data_) throw std::bad_alloc();
   }
-}
+  float* data() { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float[], Free> data_;
+};
 
 }  // namespace
 
@@ -57,14 +62,18 @@ void DenseCrf::set_unary(std::vector<float> energy) {
   if (energy.size() != n * n_labels_)
     throw Error("dense CRF: unary has " + std::to_string(energy.size()) + " values, expected " +
                 std::to_string(n_labels_) + " labels x " + std::to_string(n) + " pixels");
-  for (std::size_t i = 0; i < energy.size(); ++i)
-    if (std::isnan(energy[i]))
-      throw Error("dense CRF: unary energy is NaN at label " + std::to_string(i / n) + ", pixel " +
-                  std::to_string(i % n));
-  // Stored pixel-major so that every lattice pass reads one contiguous row per pixel.
-  unary_.assign(energy.size(), 0.f);
-  for (int l = 0; l < n_labels_; ++l)
-    for (std::size_t p = 0; p < n; ++p) unary_[p * n_labels_ + l] = energy[l * n + p];
+  // +inf (probability 0) is a valid energy as long as some label of the pixel is finite.
+  std::vector<unsigned char> possible(n, 0);
+  for (std::size_t i = 0; i < energy.size(); ++i) {
+    const float e = energy[i];
+    if (std::isnan(e) || e == -std::numeric_limits<float>::infinity())
+      throw Error("dense CRF: unary energy is " + std::to_string(e) + " at label " + std::to_string(i / n) +
+                  ", pixel " + std::to_string(i % n));
+    if (e != std::numeric_limits<float>::infinity()) possible[i % n] = 1;
+  }
+  for (std::size_t p = 0; p < n; ++p)
+    if (!possible[p]) throw Error("dense CRF: every label has infinite unary energy at pixel " + std::to_string(p));
+  unary_ = std::move(energy);
 }
 
 void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float compat, int threads) {
@@ -72,12 +81,25 @@ void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float co
   k.compat = compat;
   const std::size_t n = pixels();
   k.lattice.init(features.data(), n, dims, threads);
-  std::vector<float> ones(n, 1.0f);
-  k.norm.resize(n);
-  k.lattice.compute(ones.data(), k.norm.data(), 1, threads);
+  std::vector<float> norm(n), ones(n, 1.0f);
+  k.lattice.compute(ones.data(), norm.data(), 1, threads);
   // NORMALIZE_SYMMETRIC; the 1e-20 is densecrf's guard (K 1 >= its self term anyway).
-  for (std::size_t i = 0; i < n; ++i) k.norm[i] = 1.0f / std::sqrt(k.norm[i] + 1e-20f);
+  for (std::size_t i = 0; i < n; ++i) norm[i] = 1.0f / std::sqrt(norm[i] + 1e-20f);
+  const PermutohedralLattice::Arrays a = k.lattice.arrays();
+  const std::size_t corners = std::size_t(dims) + 1, entries = n * corners;
+  const float scale = k.lattice.slice_scale();
+  k.splat_weight.resize(entries);
+  k.slice_weight.resize(entries);
+  for (std::size_t s = 0; s < entries; ++s) {
+    k.splat_weight[s] = norm[s / corners] * a.barycentric[s];
+    k.slice_weight[s] = compat * (norm[s / corners] * (scale * a.barycentric[s]));
+  }
   kernels_.push_back(std::move(k));
+}
+
+void DenseCrf::set_simd(CrfSimd simd) {
+  detail::crf_kernels(simd, n_labels_);  // throws if the CPU lacks it
+  simd_ = simd;
 }
 
 void DenseCrf::add_gaussian(float sxy, float compat, int threads) {
@@ -112,35 +134,67 @@ std::vector<float> DenseCrf::inference(int iterations, int threads) const {
   if (iterations < 0) throw UsageError("dense CRF: iterations must be >= 0, got " + std::to_string(iterations));
   const std::size_t n = pixels();
   const int L = n_labels_;
-  std::vector<float> q(n * L), scores(n * L), scratch(n * L);
-  auto init_scores = [&](std::size_t p0, std::size_t p1) {
-    for (std::size_t i = p0 * L; i < p1 * L; ++i) scores[i] = unary_.empty() ? 0.f : -unary_[i];
-  };
+  const detail::CrfKernels& kern = detail::crf_kernels(simd_, L);
+  // Pixel-major rows padded to the vector width: each lattice pass reads whole rows.
+  const std::size_t lp = (std::size_t(L) + kern.lanes - 1) / kern.lanes * kern.lanes;
+  AlignedFloats score0(n * lp), q(n * lp);
+  // score0 = -U, and -inf in the padding lanes so that they get probability 0.
   detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-    init_scores(p0, p1);
-    softmax_rows(scores.data(), q.data(), p0, p1, L);
-  });
-  for (int it = 0; it < iterations; ++it) {
-    detail::for_chunks(n, threads, kPixelGrain, init_scores);
-    for (const Kernel& k : kernels_) {
-      detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-        for (std::size_t p = p0; p < p1; ++p)
-          for (int l = 0; l < L; ++l) scratch[p * L + l] = q[p * L + l] * k.norm[p];
-      });
-      k.lattice.compute(scratch.data(), scratch.data(), L, threads);
-      // Potts: the message is -w * Ktilde Q, and scores -= message.
-      detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-        for (std::size_t p = p0; p < p1; ++p)
-          for (int l = 0; l < L; ++l) scores[p * L + l] += k.compat * (scratch[p * L + l] * k.norm[p]);
-      });
+    float* s = score0.data();
+    for (std::size_t b0 = p0; b0 < p1; b0 += 256) {  // transposed in blocks that stay in cache
+      const std::size_t b1 = std::min(p1, b0 + 256);
+      for (int l = 0; l < L; ++l) {
+        const float* u = unary_.empty() ? nullptr : unary_.data() + std::size_t(l) * n;
+        for (std::size_t p = b0; p < b1; ++p) s[p * lp + l] = u ? -u[p] : 0.f;
+      }
+      for (std::size_t p = b0; p < b1; ++p)
+        for (std::size_t l = L; l < lp; ++l) s[p * lp + l] = -std::numeric_limits<float>::infinity();
     }
+  });
+  // Two value buffers per kernel (the blur ping-pongs), allocated once for all
+  // iterations; row 0 of each stays zero (the absent vertex).
+  std::vector<std::vector<float>> buffers;
+  for (const Kernel& k : kernels_)
+    for (int b = 0; b < 2; ++b) buffers.emplace_back((k.lattice.vertices() + 1) * lp, 0.f);
+  std::vector<detail::SliceKernel> slices(kernels_.size());
+
+  auto update = [&](int n_kernels) {
     detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-      softmax_rows(scores.data(), q.data(), p0, p1, L);
+      kern.update(score0.data(), slices.data(), n_kernels, q.data(), lp, p0, p1);
     });
+  };
+  update(0);  // Q = softmax(-U)
+  for (int it = 0; it < iterations; ++it) {
+    // Every kernel splats the previous Q before the update overwrites it.
+    for (std::size_t ki = 0; ki < kernels_.size(); ++ki) {
+      const Kernel& k = kernels_[ki];
+      const PermutohedralLattice::Arrays a = k.lattice.arrays();
+      const std::size_t m = k.lattice.vertices();
+      float* cur = buffers[2 * ki].data();
+      float* next = buffers[2 * ki + 1].data();
+      std::fill(cur + lp, cur + (m + 1) * lp, 0.f);
+      // The scatter runs in point order; threads take disjoint groups of labels.
+      const detail::SliceKernel splat{k.lattice.dims() + 1, a.corner_row, k.splat_weight.data(), nullptr};
+      detail::for_chunks(lp / kern.lanes, threads, 1, [&](std::size_t c0, std::size_t c1) {
+        kern.splat(splat, q.data(), n, lp, cur, c0 * kern.lanes, c1 * kern.lanes);
+      });
+      for (int j = 0; j <= k.lattice.dims(); ++j) {
+        const std::int32_t* nb = a.neighbour_row + std::size_t(j) * m * 2;
+        detail::for_chunks(m, threads, 2048, [&](std::size_t v0, std::size_t v1) {
+          kern.blur(nb, cur, next, lp, v0, v1);
+        });
+        std::swap(cur, next);
+      }
+      slices[ki] = {k.lattice.dims() + 1, a.corner_row, k.slice_weight.data(), cur};
+    }
+    update(int(kernels_.size()));
   }
   std::vector<float> out(n * L);
-  for (int l = 0; l < L; ++l)
-    for (std::size_t p = 0; p < n; ++p) out[l * n + p] = q[p * L + l];
+  for (std::size_t b0 = 0; b0 < n; b0 += 256) {
+    const std::size_t b1 = std::min(n, b0 + 256);
+    for (int l = 0; l < L; ++l)
+      for (std::size_t p = b0; p < b1; ++p) out[std::size_t(l) * n + p] = q.data()[p * lp + l];
+  }
   return out;
 }
 

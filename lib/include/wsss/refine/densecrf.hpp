@@ -21,6 +21,15 @@ namespace wsss::refine {
 // the model but push lattice coordinates towards overflow (pydensecrf#98 crashes).
 constexpr float kCrfMinSigma = 0.1f;
 
+// Instruction sets for the CRF's inner loops (vectorised across labels). All of them
+// give bit-identical marginals (docs/refinement.md, "Determinism"); they differ in
+// speed only. Auto picks the best the CPU runs: AVX-512F, AVX2, then the baseline
+// (SSE2 on x86-64).
+enum class CrfSimd { Auto, Baseline, Avx2, Avx512 };
+bool crf_simd_available(CrfSimd simd);
+CrfSimd crf_simd_best();
+const char* crf_simd_name(CrfSimd simd);
+
 class DenseCrf {
  public:
   // width first, as pydensecrf's DenseCRF2D(W, H, n_labels). n_labels >= 1.
@@ -37,8 +46,11 @@ class DenseCrf {
   void add_bilateral(float sxy, float srgb, const std::uint8_t* rgb, float compat, int threads = 1);
 
   // Mean-field marginals after `iterations` updates, label-major (n_labels x H x W).
-  // Byte-identical for every thread count.
+  // Byte-identical for every thread count and instruction set.
   std::vector<float> inference(int iterations, int threads = 1) const;
+
+  // Forces an instruction set (tests, benchmarks); Error if the CPU lacks it.
+  void set_simd(CrfSimd simd);
 
   int width() const { return width_; }
   int height() const { return height_; }
@@ -48,14 +60,19 @@ class DenseCrf {
  private:
   struct Kernel {
     PermutohedralLattice lattice;
-    std::vector<float> norm;  // 1/sqrt(K 1)
     float compat = 0;
+    // The normalisation n = 1/sqrt(K 1) and the Potts weight folded into the lattice
+    // weights: splatting n_j Q_j and slicing compat * n_i * (1+2^-d)^-1 * K(...)
+    // gives compat * Ktilde Q with one multiply per corner.
+    std::vector<float> splat_weight;  // n x (d+1): n_i * barycentric
+    std::vector<float> slice_weight;  // n x (d+1): compat * n_i * scale * barycentric
   };
   void add_kernel(const std::vector<float>& features, int dims, float compat, int threads);
 
   int width_, height_, n_labels_;
-  std::vector<float> unary_;  // pixel-major N x L, empty = zero energies
+  std::vector<float> unary_;  // label-major L x N as given, empty = zero energies
   std::vector<Kernel> kernels_;
+  CrfSimd simd_ = CrfSimd::Auto;
 };
 
 // -log(clamp(p, clip, 1)) without renormalising, as pydensecrf's unary_from_softmax.
