@@ -8,6 +8,7 @@ PACKAGES=(
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 libspng-dev
   libopenblas0-pthread        # without it LibTorch's matrix products use reference BLAS (~25x slower)
   python3 python3-numpy python3-torch python3-torchvision   # test fixtures and the PyTorch agreement tests
+  cython3 python3-dev liblbfgs-dev   # pydensecrf, built from ../shared/anchors for the CRF agreement test and benchmark
 )
 
 missing=()

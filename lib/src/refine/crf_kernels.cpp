@@ -103,8 +103,13 @@ WSSS_INLINE V exp_nonpositive(V x) {
   return under ? V{} : y * scale;
 }
 
-// Row chunks of up to kChunk vectors stay in registers while the entries stream by.
-constexpr int kChunk = 6;
+// Row chunks of up to chunk_of<V>() vectors stay in registers while the entries
+// stream by: 6 for vectors of up to 8 lanes (16 registers), 4 for 16-lane ones
+// (which take two registers each under AVX2).
+template <class V>
+constexpr int chunk_of() {
+  return lanes_of<V>() > 8 ? 4 : 6;
+}
 
 // Splatting scatters in point order: q streams through once, and the vertex rows it
 // adds into are those of the last few image rows, which stay in cache. (A gather
@@ -127,13 +132,14 @@ WSSS_INLINE void splat_chunk(const SliceKernel& k, const float* q, std::size_t n
   }
 }
 
-// Runs CALL(NV) over the row in chunks of NV <= kChunk vectors starting at `off`.
+// Runs CALL(NV) over the row in chunks of NV <= chunk_of<V>() vectors starting at `off`.
 // (A macro rather than a lambda: a lambda's body would not inherit the target
 // attribute of the function it is written in.)
 #define WSSS_FOR_ROW_CHUNKS(V, LP, CALL)                                      \
-  for (std::size_t off = 0; off < (LP); off += kChunk * lanes_of<V>()) {     \
+  for (std::size_t off = 0; off < (LP); off += chunk_of<V>() * lanes_of<V>()) { \
     const std::size_t left = ((LP)-off) / lanes_of<V>();                     \
-    switch (left >= std::size_t(kChunk) ? std::size_t(kChunk) : left) {      \
+    const std::size_t most = chunk_of<V>();                                  \
+    switch (left >= most ? most : left) {                                    \
       case 1: CALL(1); break;                                                \
       case 2: CALL(2); break;                                                \
       case 3: CALL(3); break;                                                \
@@ -266,13 +272,16 @@ WSSS_INLINE void update_impl(const float* score0, const SliceKernel* kernels, in
   }
 
 // Rows of 4 lanes serve up to 4 labels on every instruction set, and every label
-// count on the baseline; rows of 8 (AVX2) and 16 (AVX-512) serve the rest.
+// count on the baseline; rows of 8 and 16 serve the rest. AVX2 can also run rows of
+// 16 (two registers a vector, 2.5x slower: never chosen automatically) so that an
+// AVX2 machine's tests exercise the row code of AVX-512 too.
 WSSS_CRF_KERNEL_SET(base, , f4, f4)
 #if WSSS_CRF_X86
 #define WSSS_AVX2 __attribute__((target("avx2")))
 #define WSSS_AVX512 __attribute__((target("avx512f")))
 WSSS_CRF_KERNEL_SET(avx2_4, WSSS_AVX2, f4, f8)
 WSSS_CRF_KERNEL_SET(avx2_8, WSSS_AVX2, f8, f8)
+WSSS_CRF_KERNEL_SET(avx2_16, WSSS_AVX2, f16, f16)
 WSSS_CRF_KERNEL_SET(avx512_4, WSSS_AVX512, f4, f16)
 WSSS_CRF_KERNEL_SET(avx512_8, WSSS_AVX512, f8, f16)
 WSSS_CRF_KERNEL_SET(avx512_16, WSSS_AVX512, f16, f16)
@@ -293,32 +302,40 @@ bool cpu_has(CrfSimd simd) {
   return simd == CrfSimd::Baseline;
 }
 
-const CrfKernels& crf_kernels(CrfSimd simd, int n_labels) {
+const CrfKernels& crf_kernels(CrfSimd simd, int n_labels, int row_lanes) {
   static const CrfKernels base{CrfSimd::Baseline, 4, base_splat, base_blur, base_update};
   if (simd == CrfSimd::Auto) simd = crf_simd_best();
   if (!cpu_has(simd)) throw Error(std::string("dense CRF: this CPU cannot run the ") + crf_simd_name(simd) + " kernels");
+  if (row_lanes != 0 && row_lanes != 4 && row_lanes != 8 && row_lanes != 16)
+    throw UsageError("dense CRF: rows of " + std::to_string(row_lanes) + " lanes (expected 4, 8 or 16)");
 #if WSSS_CRF_X86
   static const CrfKernels avx2_4{CrfSimd::Avx2, 4, avx2_4_splat, avx2_4_blur, avx2_4_update};
   static const CrfKernels avx2_8{CrfSimd::Avx2, 8, avx2_8_splat, avx2_8_blur, avx2_8_update};
+  static const CrfKernels avx2_16{CrfSimd::Avx2, 16, avx2_16_splat, avx2_16_blur, avx2_16_update};
   static const CrfKernels avx512_4{CrfSimd::Avx512, 4, avx512_4_splat, avx512_4_blur, avx512_4_update};
   static const CrfKernels avx512_8{CrfSimd::Avx512, 8, avx512_8_splat, avx512_8_blur, avx512_8_update};
   static const CrfKernels avx512_16{CrfSimd::Avx512, 16, avx512_16_splat, avx512_16_blur, avx512_16_update};
-  // The loops are bound by memory traffic, which padding increases: rows get the
-  // widest vector that adds no padding lanes over the next narrower one.
-  const int pad8 = (n_labels + 7) / 8 * 8, pad16 = (n_labels + 15) / 16 * 16;
-  if (simd == CrfSimd::Avx2) return n_labels <= 4 ? avx2_4 : avx2_8;
-  if (simd == CrfSimd::Avx512) return n_labels <= 4 ? avx512_4 : pad16 == pad8 ? avx512_16 : avx512_8;
+  if (row_lanes == 0) {
+    // The loops are bound by memory traffic, which padding increases: rows get the
+    // widest vector of the instruction set that adds no padding lanes over the next
+    // narrower one.
+    const int pad8 = (n_labels + 7) / 8 * 8, pad16 = (n_labels + 15) / 16 * 16;
+    row_lanes = (n_labels <= 4 || simd == CrfSimd::Baseline) ? 4 : (simd == CrfSimd::Avx512 && pad16 == pad8) ? 16 : 8;
+  }
+  if (simd == CrfSimd::Avx2) return row_lanes == 4 ? avx2_4 : row_lanes == 8 ? avx2_8 : avx2_16;
+  if (simd == CrfSimd::Avx512) return row_lanes == 4 ? avx512_4 : row_lanes == 8 ? avx512_8 : avx512_16;
 #else
   (void)n_labels;
 #endif
+  if (row_lanes > 4) throw UsageError("dense CRF: the baseline kernels have rows of 4 lanes only");
   return base;
 }
-
-float crf_exp(float x) { return exp_scalar(x); }
 
 }  // namespace wsss::refine::detail
 
 namespace wsss::refine {
+
+float crf_exp(float x) { return detail::exp_scalar(x); }
 
 bool crf_simd_available(CrfSimd simd) { return simd == CrfSimd::Auto || detail::cpu_has(simd); }
 

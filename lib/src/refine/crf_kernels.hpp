@@ -42,11 +42,9 @@ struct CrfKernels {
                  std::size_t p0, std::size_t p1);
 };
 
-// The kernel set for `simd` (Auto: the best the CPU runs) and a label count. Throws
-// wsss::Error if the CPU lacks the instruction set asked for.
-const CrfKernels& crf_kernels(CrfSimd simd, int n_labels);
-
-// exp(x) for x <= 0 as the kernels compute it (0 below -87), for tests.
-float crf_exp(float x);
+// The kernel set for `simd` (Auto: the best the CPU runs) and a label count, with rows
+// of `row_lanes` (4, 8 or 16; 0: the fastest). Throws wsss::Error if the CPU lacks
+// the instruction set asked for, UsageError for rows it does not run.
+const CrfKernels& crf_kernels(CrfSimd simd, int n_labels, int row_lanes = 0);
 
 }  // namespace wsss::refine::detail

@@ -1,6 +1,7 @@
 #include "wsss/refine/densecrf.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -97,9 +98,10 @@ void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float co
   kernels_.push_back(std::move(k));
 }
 
-void DenseCrf::set_simd(CrfSimd simd) {
-  detail::crf_kernels(simd, n_labels_);  // throws if the CPU lacks it
+void DenseCrf::set_simd(CrfSimd simd, int row_lanes) {
+  detail::crf_kernels(simd, n_labels_, row_lanes);  // throws if the CPU lacks it
   simd_ = simd;
+  row_lanes_ = row_lanes;
 }
 
 void DenseCrf::add_gaussian(float sxy, float compat, int threads) {
@@ -134,7 +136,7 @@ std::vector<float> DenseCrf::inference(int iterations, int threads) const {
   if (iterations < 0) throw UsageError("dense CRF: iterations must be >= 0, got " + std::to_string(iterations));
   const std::size_t n = pixels();
   const int L = n_labels_;
-  const detail::CrfKernels& kern = detail::crf_kernels(simd_, L);
+  const detail::CrfKernels& kern = detail::crf_kernels(simd_, L, row_lanes_);
   // Pixel-major rows padded to the vector width: each lattice pass reads whole rows.
   const std::size_t lp = (std::size_t(L) + kern.lanes - 1) / kern.lanes * kern.lanes;
   AlignedFloats score0(n * lp), q(n * lp);
@@ -213,11 +215,11 @@ std::vector<float> unary_from_probabilities(const float* prob, int n_labels, std
 }
 
 std::vector<float> unary_from_labels(const std::uint8_t* labels, std::size_t n_pixels, int n_labels,
-                                     float gt_prob, bool zero_unsure) {
+                                     double gt_prob, bool zero_unsure) {
   if (n_labels < 1) throw UsageError("unary_from_labels: need at least one label");
   if (!(gt_prob > 0 && gt_prob < 1))
     throw UsageError("unary_from_labels: gt_prob must be in (0,1), got " + std::to_string(gt_prob));
-  const float p_energy = -std::log(gt_prob);
+  const float p_energy = float(-std::log(gt_prob));
   // Only defined with other labels to share 1-gt_prob; with one label nobody reads it.
   const float n_energy = n_labels > 1 ? float(-std::log((1.0 - gt_prob) / (n_labels - 1))) : 0.f;
   const float unsure_energy = float(-std::log(1.0 / n_labels));
@@ -326,6 +328,53 @@ CrfResult crf_from_labels(const std::uint8_t* rgb, int width, int height, const 
     return r;
   }
   return run_crf(rgb, width, height, std::move(unary), n_labels, params, threads);
+}
+
+std::vector<int> mask_label_set(const std::uint8_t* mask, std::size_t n_pixels, std::uint8_t unsure,
+                                const std::vector<int>& extra) {
+  std::vector<bool> present(256, false);
+  present[0] = true;
+  for (int c : extra) {
+    if (c < 0 || c > 255) throw Error("dense CRF: class id " + std::to_string(c) + " is not in 0..255");
+    present[std::size_t(c)] = true;
+  }
+  for (std::size_t p = 0; p < n_pixels; ++p)
+    if (mask[p] != unsure) present[mask[p]] = true;
+  std::vector<int> classes;
+  for (int c = 0; c < 256; ++c)
+    if (present[std::size_t(c)] && c != unsure) classes.push_back(c);
+  return classes;
+}
+
+CrfResult crf_from_mask(const std::uint8_t* rgb, int width, int height, const std::uint8_t* mask,
+                        std::uint8_t unsure, const std::vector<int>& classes, const CrfParams& params, int threads) {
+  const int n_labels = int(classes.size());
+  if (n_labels < 1 || n_labels > 255)
+    throw UsageError("dense CRF on a mask: need 1..255 classes, got " + std::to_string(n_labels));
+  // pydensecrf's zero_unsure convention: 0 = unsure, i+1 = the CRF's label i.
+  std::array<int, 256> index;
+  index.fill(-1);
+  for (int i = 0; i < n_labels; ++i) {
+    const int c = classes[std::size_t(i)];
+    if (c < 0 || c > 255 || c == unsure || (i > 0 && c <= classes[std::size_t(i) - 1]))
+      throw UsageError("dense CRF on a mask: classes must be ascending ids in 0..255 other than the unsure value");
+    index[std::size_t(c)] = i + 1;
+  }
+  index[unsure] = 0;
+  DenseCrf shape_check(width, height, n_labels);
+  const std::size_t n = shape_check.pixels();
+  std::vector<std::uint8_t> dense(n);
+  for (std::size_t p = 0; p < n; ++p) {
+    const int i = index[mask[p]];
+    if (i < 0)
+      throw Error("dense CRF on a mask: value " + std::to_string(mask[p]) + " at pixel " + std::to_string(p) +
+                  " (x " + std::to_string(p % std::size_t(width)) + ", y " + std::to_string(p / std::size_t(width)) +
+                  ") is not among the CRF's classes");
+    dense[p] = static_cast<std::uint8_t>(i);
+  }
+  CrfParams zero_unsure = params;
+  zero_unsure.zero_unsure = true;
+  return crf_from_labels(rgb, width, height, dense.data(), n_labels, zero_unsure, threads);
 }
 
 }  // namespace wsss::refine

@@ -33,10 +33,19 @@ class LatticeHash {
   std::size_t size() const { return filled_; }
   const std::int32_t* key(std::size_t id) const { return keys_.data() + id * key_size_; }
 
+  // The slot a key with hash h is looked up first: fetched ahead of the lookup so
+  // that the cache misses of several lookups overlap.
+  void prefetch(std::uint32_t h) const { __builtin_prefetch(table_.data() + (h & (table_.size() - 1))); }
+  // Once that slot is in cache: fetches the key stored there if its hash matches,
+  // which the lookup will compare.
+  void prefetch_key(std::uint32_t h) const {
+    const std::uint64_t e = table_[h & (table_.size() - 1)];
+    if (e != 0 && std::uint32_t(e >> 32) == h) __builtin_prefetch(key(id_of(e)));
+  }
+
   template <int D>
-  std::int32_t find_or_insert(const std::int32_t* k) {
+  std::int32_t find_or_insert(const std::int32_t* k, std::uint32_t h) {
     if (2 * (filled_ + 1) > table_.size()) grow();
-    const std::uint32_t h = hash<D>(k);
     const std::size_t mask = table_.size() - 1;
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
       const std::uint64_t e = table_[i];
@@ -51,8 +60,7 @@ class LatticeHash {
     }
   }
   template <int D>
-  std::int32_t find(const std::int32_t* k) const {
-    const std::uint32_t h = hash<D>(k);
+  std::int32_t find(const std::int32_t* k, std::uint32_t h) const {
     const std::size_t mask = table_.size() - 1;
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
       const std::uint64_t e = table_[i];
@@ -62,17 +70,6 @@ class LatticeHash {
   }
 
   // D > 0: the key size known at compile time (it equals key_size_).
-  template <int D>
-  bool same(const std::int32_t* a, const std::int32_t* b) const {
-    const int n = D > 0 ? D : key_size_;
-    for (int i = 0; i < n; ++i)
-      if (a[i] != b[i]) return false;
-    return true;
-  }
-
- private:
-  static std::uint64_t pack(std::uint32_t h, std::size_t id) { return (std::uint64_t(h) << 32) | (id + 1); }
-  static std::int32_t id_of(std::uint64_t e) { return static_cast<std::int32_t>((e & 0xffffffffu) - 1); }
   template <int D>
   std::uint32_t hash(const std::int32_t* k) const {
     const int n = D > 0 ? D : key_size_;
@@ -84,6 +81,17 @@ class LatticeHash {
     }
     return static_cast<std::uint32_t>(h >> 32);
   }
+  template <int D>
+  bool same(const std::int32_t* a, const std::int32_t* b) const {
+    const int n = D > 0 ? D : key_size_;
+    for (int i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+
+ private:
+  static std::uint64_t pack(std::uint32_t h, std::size_t id) { return (std::uint64_t(h) << 32) | (id + 1); }
+  static std::int32_t id_of(std::uint64_t e) { return static_cast<std::int32_t>((e & 0xffffffffu) - 1); }
   void grow() {
     std::vector<std::uint64_t> bigger(table_.size() * 2, 0);
     const std::size_t mask = bigger.size() - 1;
@@ -107,7 +115,7 @@ class LatticeHash {
 // the point is not finite or too large for the lattice. D > 0 fixes d at compile
 // time (the CRF's 2-d and 5-d kernels); D = 0 reads it from `dims`.
 template <int D>
-bool locate(const float* f, int dims, const double* scale, const int* canonical, std::int32_t* keys,
+bool locate(const float* f, int dims, const double* scale, std::int32_t* keys,
             float* barycentric) {
   const int d = D > 0 ? D : dims, d1 = d + 1;
   std::array<double, kMaxDims + 1> elevated, rem0;
@@ -124,23 +132,33 @@ bool locate(const float* f, int dims, const double* scale, const int* canonical,
   for (int i = 0; i <= d; ++i)
     if (!(std::fabs(elevated[i]) < kMaxElevated)) return false;
   // Closest remainder-0 point: round each coordinate to a multiple of d+1.
+  // (v only has to bracket the nearest multiple, so a product serves as well as
+  // the quotient: where they differ, v is within an ulp of an integer, which both
+  // candidates then contain.)
   long long sum = 0;
+  const double inv_d1 = 1.0 / d1;
   for (int i = 0; i <= d; ++i) {
-    const double v = elevated[i] / d1;
-    const double up = std::ceil(v) * d1, down = std::floor(v) * d1;
-    rem0[i] = (up - elevated[i] < elevated[i] - down) ? up : down;
-    sum += static_cast<long long>(rem0[i]) / d1;
+    // Branch-free (which way a coordinate rounds is unpredictable): integer
+    // arithmetic on the comparisons' truth values.
+    const double v = elevated[i] * inv_d1;
+    long long lo = static_cast<long long>(v);
+    lo -= static_cast<long long>(double(lo) > v);                 // floor
+    const long long hi = lo + static_cast<long long>(double(lo) != v);  // ceil
+    const long long up = static_cast<long long>(double(hi) * d1 - elevated[i] < elevated[i] - double(lo) * d1);
+    const long long q = lo + up * (hi - lo);
+    rem0[i] = double(q) * d1;
+    sum += q;
   }
-  // Rank of each coordinate's residual gives the enclosing simplex.
-  for (int i = 0; i < d; ++i) {
-    const double di = elevated[i] - rem0[i];
+  // Rank of each coordinate's residual gives the enclosing simplex (branch-free: the
+  // comparisons are unpredictable).
+  std::array<double, kMaxDims + 1> res;
+  for (int i = 0; i <= d; ++i) res[i] = elevated[i] - rem0[i];
+  for (int i = 0; i < d; ++i)
     for (int j = i + 1; j <= d; ++j) {
-      if (di < elevated[j] - rem0[j])
-        ++rank[i];
-      else
-        ++rank[j];
+      const int lt = res[i] < res[j];
+      rank[i] += lt;
+      rank[j] += 1 - lt;
     }
-  }
   // Bring the rounded point back onto the plane if the rounding left it off.
   for (int i = 0; i <= d; ++i) {
     rank[i] += static_cast<int>(sum);
@@ -159,8 +177,12 @@ bool locate(const float* f, int dims, const double* scale, const int* canonical,
     bary[d - rank[i] + 1] -= v;
   }
   bary[0] += 1.0 + bary[d + 1];
+  // Corner r of the canonical simplex has coordinate r on the axes ranked at most
+  // d-r and r-(d+1) on the others.
+  std::array<std::int32_t, kMaxDims> base;
+  for (int i = 0; i < d; ++i) base[i] = static_cast<std::int32_t>(rem0[i]);
   for (int r = 0; r <= d; ++r) {
-    for (int i = 0; i < d; ++i) keys[r * d + i] = static_cast<std::int32_t>(rem0[i]) + canonical[r * d1 + rank[i]];
+    for (int i = 0; i < d; ++i) keys[r * d + i] = base[i] + r - (rank[i] > d - r ? d1 : 0);
     barycentric[r] = static_cast<float>(bary[r]);
   }
   return true;
@@ -171,8 +193,7 @@ bool locate(const float* f, int dims, const double* scale, const int* canonical,
 float PermutohedralLattice::slice_scale() const { return 1.0f / (1.0f + std::pow(2.0f, -float(d_))); }
 
 PermutohedralLattice::Arrays PermutohedralLattice::arrays() const {
-  return {corner_row_.data(), barycentric_.data(), neighbour_row_.data(),
-          splat_begin_.data(), splat_point_.data(), splat_weight_.data()};
+  return {corner_row_.data(), barycentric_.data(), neighbour_row_.data()};
 }
 
 namespace {
@@ -181,12 +202,6 @@ template <int D>
 void build_lattice(const float* features, std::size_t n, int dims, int threads, std::vector<std::int32_t>& corner_row,
                    std::vector<float>& barycentric, std::vector<std::int32_t>& neighbour_row, std::size_t& m) {
   const int d = dims, d1 = dims + 1;
-  // The canonical simplex: corner r has coordinates r (first d+1-r axes) and r-(d+1).
-  std::vector<int> canonical(d1 * d1);
-  for (int r = 0; r <= d; ++r) {
-    for (int j = 0; j <= d - r; ++j) canonical[r * d1 + j] = r;
-    for (int j = d - r + 1; j <= d; ++j) canonical[r * d1 + j] = r - d1;
-  }
   // Scaling so that the lattice blur approximates a unit-variance Gaussian (Adams p.6),
   // times the diagonal of the elevation matrix E (p.5).
   std::vector<double> scale(d);
@@ -194,35 +209,46 @@ void build_lattice(const float* features, std::size_t n, int dims, int threads, 
   for (int i = 0; i < d; ++i) scale[i] = inv_std_dev / std::sqrt(double(i + 1) * double(i + 2));
 
   LatticeHash hash(d, n / 4);
-  // Points are processed in blocks: the simplex search runs in parallel into a block
-  // buffer, and vertices are inserted serially in point order so ids are reproducible.
+  // Points are processed in blocks: the simplex search (and the keys' hashes) runs in
+  // parallel into a block buffer, and vertices are inserted serially in point order
+  // so that ids are reproducible.
   const std::size_t block = 16384;
   std::vector<std::int32_t> block_keys(block * d1 * d);
+  std::vector<std::uint32_t> block_hash(block * d1);
   std::vector<unsigned char> bad(block);
-  // Neighbouring pixels mostly share their simplex: the previous point's corners are
-  // checked before the hash table (the ids are the same either way).
+  // Neighbouring pixels often share simplex corners (3 in 4 with the Gaussian
+  // kernel): the previous point's same corner is checked before the hash table (the
+  // ids are the same either way).
   std::vector<std::int32_t> prev_keys(std::size_t(d1) * d), prev_ids(d1, -1);
+  // The table slots of the corners kAhead points ahead are prefetched, and the keys
+  // stored in the slots of those kAhead/2 points ahead, so that the lookups' cache
+  // misses overlap instead of queueing one behind the other.
+  constexpr std::size_t kAhead = 8;
   for (std::size_t b0 = 0; b0 < n; b0 += block) {
     const std::size_t b1 = std::min(n, b0 + block);
     detail::for_chunks(b1 - b0, threads, 1024, [&](std::size_t c0, std::size_t c1) {
-      for (std::size_t c = c0; c < c1; ++c)
-        bad[c] = !locate<D>(features + (b0 + c) * d, d, scale.data(), canonical.data(),
-                            block_keys.data() + c * d1 * d, barycentric.data() + (b0 + c) * d1);
+      for (std::size_t c = c0; c < c1; ++c) {
+        std::int32_t* keys = block_keys.data() + c * d1 * d;
+        bad[c] = !locate<D>(features + (b0 + c) * d, d, scale.data(), keys,
+                            barycentric.data() + (b0 + c) * d1);
+        if (!bad[c])
+          for (int r = 0; r <= d; ++r) block_hash[c * d1 + r] = hash.hash<D>(keys + r * d);
+      }
     });
     for (std::size_t c = 0; c < b1 - b0; ++c) {
       if (bad[c])
         throw Error("permutohedral lattice: feature of point " + std::to_string(b0 + c) +
                     " is not finite or too large for the lattice (scale features down)");
+      if (c + kAhead < b1 - b0 && !bad[c + kAhead])
+        for (int r = 0; r <= d; ++r) hash.prefetch(block_hash[(c + kAhead) * d1 + r]);
+      if (c + kAhead / 2 < b1 - b0 && !bad[c + kAhead / 2])
+        for (int r = 0; r <= d; ++r) hash.prefetch_key(block_hash[(c + kAhead / 2) * d1 + r]);
       const std::int32_t* keys = block_keys.data() + c * d1 * d;
       std::int32_t* rows = corner_row.data() + (b0 + c) * d1;
       for (int r = 0; r <= d; ++r) {
         const std::int32_t* k = keys + r * d;
-        std::int32_t id = -1;
-        for (int t = 0; t <= d && id < 0; ++t) {
-          const int cand = (r + t) % d1;  // the same corner first
-          if (prev_ids[cand] >= 0 && hash.same<D>(k, prev_keys.data() + cand * d)) id = prev_ids[cand];
-        }
-        if (id < 0) id = hash.find_or_insert<D>(k);
+        const bool same = prev_ids[r] >= 0 && hash.same<D>(k, prev_keys.data() + r * d);
+        const std::int32_t id = same ? prev_ids[r] : hash.find_or_insert<D>(k, block_hash[c * d1 + r]);
         rows[r] = id + 1;
       }
       std::copy(keys, keys + d1 * d, prev_keys.begin());
@@ -231,25 +257,36 @@ void build_lattice(const float* features, std::size_t n, int dims, int threads, 
   }
   m = hash.size();
 
-  // Neighbours of every vertex along each of the d+1 lattice axes.
+  // Neighbours of every vertex along each of the d+1 lattice axes, looked up in
+  // batches whose table slots are prefetched first.
   neighbour_row.assign(std::size_t(d1) * m * 2, 0);
   detail::for_chunks(m, threads, 4096, [&](std::size_t v0, std::size_t v1) {
-    std::array<std::int32_t, kMaxDims> n1, n2;
-    for (std::size_t v = v0; v < v1; ++v) {
-      const std::int32_t* key = hash.key(v);
-      for (int j = 0; j <= d; ++j) {
-        for (int i = 0; i < d; ++i) {
-          n1[i] = key[i] - 1;
-          n2[i] = key[i] + 1;
-        }
-        // For axis d the shifted coordinate is the implicit (d+1)-th one.
-        if (j < d) {
-          n1[j] = key[j] + d;
-          n2[j] = key[j] - d;
-        }
-        neighbour_row[(std::size_t(j) * m + v) * 2 + 0] = hash.find<D>(n1.data()) + 1;
-        neighbour_row[(std::size_t(j) * m + v) * 2 + 1] = hash.find<D>(n2.data()) + 1;
+    constexpr std::size_t kBatch = 8;
+    std::vector<std::int32_t> keys(kBatch * 2 * d1 * d);
+    std::vector<std::uint32_t> hashes(kBatch * 2 * d1);
+    for (std::size_t vb = v0; vb < v1; vb += kBatch) {
+      const std::size_t ve = std::min(v1, vb + kBatch);
+      for (std::size_t v = vb; v < ve; ++v) {
+        const std::int32_t* key = hash.key(v);
+        for (int j = 0; j <= d; ++j)
+          for (int side = 0; side < 2; ++side) {
+            const std::size_t slot = ((v - vb) * d1 + j) * 2 + side;
+            std::int32_t* nk = keys.data() + slot * d;
+            // One step along axis j: -1 on every coordinate and +d on coordinate j
+            // (for axis d, the implicit (d+1)-th coordinate), or the opposite.
+            for (int i = 0; i < d; ++i) nk[i] = side == 0 ? key[i] - 1 : key[i] + 1;
+            if (j < d) nk[j] = side == 0 ? key[j] + d : key[j] - d;
+            hashes[slot] = hash.hash<D>(nk);
+            hash.prefetch(hashes[slot]);
+          }
       }
+      for (std::size_t v = vb; v < ve; ++v)
+        for (int j = 0; j <= d; ++j)
+          for (int side = 0; side < 2; ++side) {
+            const std::size_t slot = ((v - vb) * d1 + j) * 2 + side;
+            neighbour_row[(std::size_t(j) * m + v) * 2 + side] =
+                hash.find<D>(keys.data() + slot * d, hashes[slot]) + 1;
+          }
     }
   });
 }
@@ -261,9 +298,6 @@ void PermutohedralLattice::init(const float* features, std::size_t n_points, int
     throw Error("permutohedral lattice: feature dimension " + std::to_string(dims) + " not in 1.." +
                 std::to_string(kMaxDims));
   const int d1 = dims + 1;
-  if (n_points > 0 && n_points > (std::numeric_limits<std::uint32_t>::max() - 1) / d1)
-    throw Error("permutohedral lattice: " + std::to_string(n_points) +
-                " points exceed the lattice's 2^32 simplex-corner limit (image too large)");
   d_ = dims;
   n_ = n_points;
   corner_row_.assign(n_ * d1, 0);
@@ -272,22 +306,6 @@ void PermutohedralLattice::init(const float* features, std::size_t n_points, int
     case 2: build_lattice<2>(features, n_, dims, threads, corner_row_, barycentric_, neighbour_row_, m_); break;
     case 5: build_lattice<5>(features, n_, dims, threads, corner_row_, barycentric_, neighbour_row_, m_); break;
     default: build_lattice<0>(features, n_, dims, threads, corner_row_, barycentric_, neighbour_row_, m_); break;
-  }
-
-  // Group simplex corners by vertex (counting sort, stable in point order) so that
-  // splatting is a gather whose summation order never depends on the thread count.
-  splat_begin_.assign(m_ + 1, 0);
-  for (std::size_t s = 0; s < n_ * d1; ++s) ++splat_begin_[corner_row_[s]];
-  for (std::size_t v = 0; v < m_; ++v) splat_begin_[v + 1] += splat_begin_[v];
-  splat_point_.assign(n_ * d1, 0);
-  splat_weight_.assign(n_ * d1, 0.f);
-  {
-    std::vector<std::size_t> fill(splat_begin_.begin(), splat_begin_.end() - 1);
-    for (std::size_t s = 0; s < n_ * d1; ++s) {
-      const std::size_t at = fill[corner_row_[s] - 1]++;
-      splat_point_[at] = static_cast<std::uint32_t>(s / d1);
-      splat_weight_[at] = barycentric_[s];
-    }
   }
 }
 
@@ -298,15 +316,15 @@ void PermutohedralLattice::compute(const float* in, float* out, int value_size, 
   // Row 0 is a zero vertex standing for absent neighbours, so vertex v lives at row v+1.
   std::vector<float> values((m_ + 1) * vs, 0.f), next((m_ + 1) * vs, 0.f);
 
-  detail::for_chunks(m_, threads, 2048, [&](std::size_t v0, std::size_t v1) {
-    for (std::size_t v = v0; v < v1; ++v) {
-      float* acc = values.data() + (v + 1) * vs;
-      for (std::size_t s = splat_begin_[v]; s < splat_begin_[v + 1]; ++s) {
-        const float w = splat_weight_[s];
-        const float* x = in + std::size_t(splat_point_[s]) * vs;
-        for (std::size_t k = 0; k < vs; ++k) acc[k] += w * x[k];
+  // Splat in point order (every vertex sums its points in point order); threads
+  // take disjoint channels, so no sum depends on the thread count.
+  detail::for_chunks(vs, threads, 1, [&](std::size_t k0, std::size_t k1) {
+    for (std::size_t p = 0; p < n_; ++p)
+      for (int r = 0; r < d1; ++r) {
+        const float w = barycentric_[p * d1 + r];
+        float* acc = values.data() + std::size_t(corner_row_[p * d1 + r]) * vs;
+        for (std::size_t k = k0; k < k1; ++k) acc[k] += w * in[p * vs + k];
       }
-    }
   });
 
   for (int j = 0; j <= d_; ++j) {

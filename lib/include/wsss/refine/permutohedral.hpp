@@ -7,7 +7,7 @@
 // Departures from densecrf, all for robustness or determinism, none changing the
 // filter: lattice keys are int32 (densecrf's int16 keys overflow on large
 // coordinate/sigma ratios), the elevation is computed in double, sizes are size_t, and
-// splatting is a per-vertex gather in pixel order so that every thread count gives
+// every vertex sums its points in point order, so that every thread count gives
 // byte-identical results.
 #include <cstddef>
 #include <cstdint>
@@ -41,9 +41,6 @@ class PermutohedralLattice {
     const std::int32_t* corner_row;     // n x (d+1): row of each simplex corner's vertex
     const float* barycentric;           // n x (d+1): weight of each corner
     const std::int32_t* neighbour_row;  // (d+1) x m x 2: rows of the two neighbours along each axis
-    const std::size_t* splat_begin;     // m+1: CSR row starts into splat_point / splat_weight
-    const std::uint32_t* splat_point;   // the points touching each vertex, in point order
-    const float* splat_weight;          // their barycentric weight at that vertex
   };
   Arrays arrays() const;
 
@@ -53,9 +50,6 @@ class PermutohedralLattice {
   std::vector<std::int32_t> corner_row_;
   std::vector<float> barycentric_;
   std::vector<std::int32_t> neighbour_row_;
-  std::vector<std::size_t> splat_begin_;
-  std::vector<std::uint32_t> splat_point_;
-  std::vector<float> splat_weight_;
 };
 
 }  // namespace wsss::refine
