@@ -269,15 +269,20 @@ int bench_crf(int argc, char** argv) {
   }
   std::printf("== -j2 scaling: %d images, %d labels, %d iterations; wall ms for all images (median of %d) ==\n",
               n_images, labels, iterations, rounds);
-  std::vector<double> w1, w2, p1, p2;
+  std::vector<double> w1, w2, p1, p2, c1, c2;
   wsss_batch_ms(images, labels, iterations, 2);  // warm-up
   for (int r = 0; r < rounds; ++r) {
+    double c0 = wsss::bench::cpu_seconds();
     w1.push_back(wsss_batch_ms(images, labels, iterations, 1));
+    c1.push_back((wsss::bench::cpu_seconds() - c0) * 1e3);
     if (py) p1.push_back(py->ask("batch 1 " + std::to_string(iterations) + batch).at(0));
+    c0 = wsss::bench::cpu_seconds();
     w2.push_back(wsss_batch_ms(images, labels, iterations, 2));
+    c2.push_back((wsss::bench::cpu_seconds() - c0) * 1e3);
     if (py) p2.push_back(py->ask("batch 2 " + std::to_string(iterations) + batch).at(0));
   }
-  std::printf("wsss        -j1 %8.1f ms  -j2 %8.1f ms  speed-up %.2f\n", median(w1), median(w2), median(w1) / median(w2));
+  std::printf("wsss        -j1 %8.1f ms  -j2 %8.1f ms  speed-up %.2f  (process CPU %.0f ms and %.0f ms)\n", median(w1),
+              median(w2), median(w1) / median(w2), median(c1), median(c2));
   if (py)
     std::printf("pydensecrf  -j1 %8.1f ms  -j2 %8.1f ms  speed-up %.2f (2 processes)\n", median(p1), median(p2),
                 median(p1) / median(p2));

@@ -64,13 +64,16 @@ void DenseCrf::set_unary(std::vector<float> energy) {
     throw Error("dense CRF: unary has " + std::to_string(energy.size()) + " values, expected " +
                 std::to_string(n_labels_) + " labels x " + std::to_string(n) + " pixels");
   // +inf (probability 0) is a valid energy as long as some label of the pixel is finite.
+  const float inf = std::numeric_limits<float>::infinity();
   std::vector<unsigned char> possible(n, 0);
-  for (std::size_t i = 0; i < energy.size(); ++i) {
-    const float e = energy[i];
-    if (std::isnan(e) || e == -std::numeric_limits<float>::infinity())
-      throw Error("dense CRF: unary energy is " + std::to_string(e) + " at label " + std::to_string(i / n) +
-                  ", pixel " + std::to_string(i % n));
-    if (e != std::numeric_limits<float>::infinity()) possible[i % n] = 1;
+  for (int l = 0; l < n_labels_; ++l) {
+    const float* u = energy.data() + std::size_t(l) * n;
+    for (std::size_t p = 0; p < n; ++p) {
+      if (std::isnan(u[p]) || u[p] == -inf)
+        throw Error("dense CRF: unary energy is " + std::to_string(u[p]) + " at label " + std::to_string(l) +
+                    ", pixel " + std::to_string(p));
+      possible[p] |= u[p] != inf;
+    }
   }
   for (std::size_t p = 0; p < n; ++p)
     if (!possible[p]) throw Error("dense CRF: every label has infinite unary energy at pixel " + std::to_string(p));
@@ -91,10 +94,12 @@ void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float co
   const float scale = k.lattice.slice_scale();
   k.splat_weight.resize(entries);
   k.slice_weight.resize(entries);
-  for (std::size_t s = 0; s < entries; ++s) {
-    k.splat_weight[s] = norm[s / corners] * a.barycentric[s];
-    k.slice_weight[s] = compat * (norm[s / corners] * (scale * a.barycentric[s]));
-  }
+  for (std::size_t p = 0; p < n; ++p)
+    for (std::size_t r = 0; r < corners; ++r) {
+      const std::size_t s = p * corners + r;
+      k.splat_weight[s] = norm[p] * a.barycentric[s];
+      k.slice_weight[s] = compat * (norm[p] * (scale * a.barycentric[s]));
+    }
   kernels_.push_back(std::move(k));
 }
 

@@ -190,7 +190,8 @@ bool locate(const float* f, int dims, const double* scale, std::int32_t* keys,
 
 }  // namespace
 
-float PermutohedralLattice::slice_scale() const { return 1.0f / (1.0f + std::pow(2.0f, -float(d_))); }
+// ldexp is exact (pow might differ between libm variants).
+float PermutohedralLattice::slice_scale() const { return 1.0f / (1.0f + std::ldexp(1.0f, -d_)); }
 
 PermutohedralLattice::Arrays PermutohedralLattice::arrays() const {
   return {corner_row_.data(), barycentric_.data(), neighbour_row_.data()};
