@@ -63,8 +63,10 @@ WSSS_INLINE V load(const float* p) {
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
+// Vectors go by reference: passing a 32- or 64-byte vector by value from code
+// compiled without AVX is an ABI GCC warns about, even where everything is inlined.
 template <class V>
-WSSS_INLINE void store(float* p, V v) {
+WSSS_INLINE void store(float* p, const V& v) {
   __builtin_memcpy(p, &v, sizeof v);
 }
 template <class V>
@@ -80,7 +82,7 @@ WSSS_INLINE V broadcast(float x) {
 // libm); inputs below -87 give exactly 0 (e^-87 ~ 1.6e-38 is below anything the
 // softmax can resolve next to its largest term, 1), including -inf.
 template <class V>
-WSSS_INLINE V exp_nonpositive(V x) {
+WSSS_INLINE V exp_nonpositive(const V& x) {
   using I = decltype(x < x);
   const V lo = broadcast<V>(-87.0f);
   const I under = x < lo;
@@ -124,8 +126,9 @@ WSSS_INLINE void splat_chunk(const SliceKernel& k, const float* q, std::size_t n
     WSSS_UNROLL for (int j = 0; j < NV; ++j) x[j] = load<V>(q + p * lp + j * W);
     const std::int32_t* row = k.row + p * corners;
     const float* wt = k.weight + p * corners;
+    const float f = k.factor[p];
     for (int r = 0; r < corners; ++r) {
-      const V w = broadcast<V>(wt[r]);
+      const V w = broadcast<V>(wt[r] * f);
       float* o = values + std::size_t(row[r]) * lp;
       WSSS_UNROLL for (int j = 0; j < NV; ++j) store(o + j * W, load<V>(o + j * W) + w * x[j]);
     }
@@ -185,14 +188,15 @@ WSSS_INLINE void slice_chunk(std::size_t p, const float* score0, const SliceKern
     const SliceKernel& K = kernels[k];
     const std::int32_t* row = K.row + p * K.corners;
     const float* wt = K.weight + p * K.corners;
+    const float f = K.factor[p];
     V acc[NV];
     {
-      const V w = broadcast<V>(wt[0]);
+      const V w = broadcast<V>(wt[0] * f);
       const float* x = K.values + std::size_t(row[0]) * lp + off;
       WSSS_UNROLL for (int j = 0; j < NV; ++j) acc[j] = w * load<V>(x + j * W);
     }
     for (int r = 1; r < K.corners; ++r) {
-      const V w = broadcast<V>(wt[r]);
+      const V w = broadcast<V>(wt[r] * f);
       const float* x = K.values + std::size_t(row[r]) * lp + off;
       WSSS_UNROLL for (int j = 0; j < NV; ++j) acc[j] += w * load<V>(x + j * W);
     }

@@ -20,14 +20,15 @@ namespace wsss::refine::detail {
 struct SliceKernel {
   int corners = 0;                     // d+1
   const std::int32_t* row = nullptr;   // n x corners: vertex row of each simplex corner
-  const float* weight = nullptr;       // n x corners: the corner's weight
+  const float* weight = nullptr;       // n x corners: the corner's barycentric weight
+  const float* factor = nullptr;       // n: each point's factor; a corner weighs weight * factor
   const float* values = nullptr;       // (m+1) x lp: the lattice values (slice)
 };
 
 struct CrfKernels {
   CrfSimd simd;
   int lanes;  // rows are padded to a multiple of this
-  // values[k.row[p, r]] += k.weight[p, r] * q[p] for p in [0, n) and each corner r, in
+  // values[k.row[p, r]] += (k.weight[p, r] * k.factor[p]) * q[p] for p in [0, n) and each corner r, in
   // that order (so every vertex sums its points in point order), over the lanes
   // [l0, l1) (multiples of `lanes`). `values` must be zero beforehand.
   void (*splat)(const SliceKernel& k, const float* q, std::size_t n, std::size_t lp, float* values, std::size_t l0,
@@ -36,8 +37,8 @@ struct CrfKernels {
   void (*blur)(const std::int32_t* nb, const float* in, float* out, std::size_t lp, std::size_t v0,
                std::size_t v1);
   // For pixels p in [p0, p1): s = score0[p] + sum over kernels of (sum over corners of
-  // weight * values[row]); q[p] = softmax(s) over the row (padding lanes of score0 are
-  // -inf, so they come out 0).
+  // (weight * factor) * values[row]); q[p] = softmax(s) over the row (padding lanes of
+  // score0 are -inf, so they come out 0).
   void (*update)(const float* score0, const SliceKernel* kernels, int n_kernels, float* q, std::size_t lp,
                  std::size_t p0, std::size_t p1);
 };

@@ -85,21 +85,14 @@ void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float co
   k.compat = compat;
   const std::size_t n = pixels();
   k.lattice.init(features.data(), n, dims, threads);
-  std::vector<float> norm(n), ones(n, 1.0f);
-  k.lattice.compute(ones.data(), norm.data(), 1, threads);
+  std::vector<float> ones(n, 1.0f);
+  k.splat_factor.resize(n);
+  k.lattice.compute(ones.data(), k.splat_factor.data(), 1, threads);
   // NORMALIZE_SYMMETRIC; the 1e-20 is densecrf's guard (K 1 >= its self term anyway).
-  for (std::size_t i = 0; i < n; ++i) norm[i] = 1.0f / std::sqrt(norm[i] + 1e-20f);
-  const PermutohedralLattice::Arrays a = k.lattice.arrays();
-  const std::size_t corners = std::size_t(dims) + 1, entries = n * corners;
+  for (float& v : k.splat_factor) v = 1.0f / std::sqrt(v + 1e-20f);
   const float scale = k.lattice.slice_scale();
-  k.splat_weight.resize(entries);
-  k.slice_weight.resize(entries);
-  for (std::size_t p = 0; p < n; ++p)
-    for (std::size_t r = 0; r < corners; ++r) {
-      const std::size_t s = p * corners + r;
-      k.splat_weight[s] = norm[p] * a.barycentric[s];
-      k.slice_weight[s] = compat * (norm[p] * (scale * a.barycentric[s]));
-    }
+  k.slice_factor.resize(n);
+  for (std::size_t p = 0; p < n; ++p) k.slice_factor[p] = compat * (scale * k.splat_factor[p]);
   kernels_.push_back(std::move(k));
 }
 
@@ -181,7 +174,8 @@ std::vector<float> DenseCrf::inference(int iterations, int threads) const {
       float* next = buffers[2 * ki + 1].data();
       std::fill(cur + lp, cur + (m + 1) * lp, 0.f);
       // The scatter runs in point order; threads take disjoint groups of labels.
-      const detail::SliceKernel splat{k.lattice.dims() + 1, a.corner_row, k.splat_weight.data(), nullptr};
+      const detail::SliceKernel splat{k.lattice.dims() + 1, a.corner_row, a.barycentric, k.splat_factor.data(),
+                                      nullptr};
       detail::for_chunks(lp / kern.lanes, threads, 1, [&](std::size_t c0, std::size_t c1) {
         kern.splat(splat, q.data(), n, lp, cur, c0 * kern.lanes, c1 * kern.lanes);
       });
@@ -192,7 +186,7 @@ std::vector<float> DenseCrf::inference(int iterations, int threads) const {
         });
         std::swap(cur, next);
       }
-      slices[ki] = {k.lattice.dims() + 1, a.corner_row, k.slice_weight.data(), cur};
+      slices[ki] = {k.lattice.dims() + 1, a.corner_row, a.barycentric, k.slice_factor.data(), cur};
     }
     update(int(kernels_.size()));
   }

@@ -66,11 +66,11 @@ class DenseCrf {
   struct Kernel {
     PermutohedralLattice lattice;
     float compat = 0;
-    // The normalisation n = 1/sqrt(K 1) and the Potts weight folded into the lattice
-    // weights: splatting n_j Q_j and slicing compat * n_i * (1+2^-d)^-1 * K(...)
-    // gives compat * Ktilde Q with one multiply per corner.
-    std::vector<float> splat_weight;  // n x (d+1): n_i * barycentric
-    std::vector<float> slice_weight;  // n x (d+1): compat * n_i * scale * barycentric
+    // The normalisation n = 1/sqrt(K 1) and the Potts weight become per-pixel
+    // factors of the lattice's barycentric weights: splatting n_j Q_j and slicing
+    // with compat * (1+2^-d)^-1 * n_i gives compat * Ktilde Q.
+    std::vector<float> splat_factor;  // n_i
+    std::vector<float> slice_factor;  // compat * ((1+2^-d)^-1 * n_i)
   };
   void add_kernel(const std::vector<float>& features, int dims, float compat, int threads);
 
