@@ -80,13 +80,15 @@ WSSS_INLINE V broadcast(float x) {
 // n * ln2_hi is exact), the degree-5 minimax polynomial of Cephes' expf for e^r,
 // and 2^n built in the exponent bits. Relative error about 1 ulp (tested against
 // libm); inputs below -87 give exactly 0 (e^-87 ~ 1.6e-38 is below anything the
-// softmax can resolve next to its largest term, 1), including -inf.
+// softmax can resolve next to its largest term, 1), including -inf. The clamps keep
+// n in [-126, 0] for any input (x > 0 counts as 0, NaN as below -87), so that the
+// exponent arithmetic never overflows.
 template <class V>
 WSSS_INLINE V exp_nonpositive(const V& x) {
   using I = decltype(x < x);
   const V lo = broadcast<V>(-87.0f);
-  const I under = x < lo;
-  const V xc = under ? lo : x;
+  const I in_range = x >= lo;
+  const V xc = in_range ? (x < V{} ? x : V{}) : lo;
   const V round = broadcast<V>(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   const V n = (xc * broadcast<V>(1.44269504088896341f) + round) - round;
   V r = xc - n * broadcast<V>(0.693359375f);
@@ -102,7 +104,7 @@ WSSS_INLINE V exp_nonpositive(const V& x) {
   const I bits = (__builtin_convertvector(n, I) + 127) << 23;  // n in [-126, 0]: a normal 2^n
   V scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
-  return under ? V{} : y * scale;
+  return in_range ? y * scale : V{};
 }
 
 // Row chunks of up to chunk_of<V>() vectors stay in registers while the entries

@@ -119,8 +119,11 @@ bool locate(const float* f, int dims, const double* scale, std::int32_t* keys,
             float* barycentric) {
   const int d = D > 0 ? D : dims, d1 = d + 1;
   std::array<double, kMaxDims + 1> elevated, rem0;
-  std::array<double, kMaxDims + 2> bary{};
-  std::array<int, kMaxDims + 1> rank{};
+  std::array<double, kMaxDims + 2> bary;
+  std::array<int, kMaxDims + 1> rank;
+  // Only the d+2 entries in use are cleared (a whole-array clear costs a rep stos).
+  for (int i = 0; i <= d + 1; ++i) bary[i] = 0;
+  for (int i = 0; i <= d; ++i) rank[i] = 0;
   // Elevate onto the hyperplane sum = 0 (y = E f).
   double sm = 0;
   for (int j = d; j > 0; --j) {
