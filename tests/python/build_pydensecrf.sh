@@ -34,6 +34,7 @@ if [ ! -f /usr/include/lbfgs.h ]; then
   [ -f /usr/include/lbfgs.h ] || skip "the anchor's build failed and Debian's liblbfgs-dev is not installed"
 fi
 command -v cython3 >/dev/null 2>&1 || /usr/bin/python3 -c 'import Cython' 2>/dev/null || skip "no Cython"
+[ -f "$anchor/src/setup.py" ] && [ -f "$anchor/src/pydensecrf/densecrf.pyx" ] || skip "the anchor's build failed and its sources are incomplete"
 rm -rf "$out/src" "$out/pydensecrf"
 cp -r "$anchor/src" "$out/src" && chmod -R u+w "$out/src" || skip "cannot copy the anchor's sources"
 sed -i "/setup_requires/d" "$out/src/setup.py"
