@@ -1,8 +1,11 @@
 // Dense CRF and random-walk benchmarks (docs/refinement.md). Prints measured numbers
-// only. Each measurement runs in a forked child so that its peak RSS is its own.
-//   wsss_bench_refine [crf|rw|all]
+// only. The random-walk measurements run in forked children so that each peak RSS
+// is its own.
+//   wsss_bench_refine crf [ROUNDS [PYDENSECRF_PYTHONPATH [bench/pydensecrf_bench.py [PYTHON]]]]
+//   wsss_bench_refine rw | all
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +14,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -61,8 +67,9 @@ Measure in_child(const std::function<double()>& fn) {
 }
 
 // A synthetic photo-like image: smooth colour regions with noise, and a noisy label map.
-void synthetic_image(int w, int h, int n_labels, std::vector<std::uint8_t>& rgb, std::vector<std::uint8_t>& labels) {
-  std::mt19937 gen(42);
+void synthetic_image(int w, int h, int n_labels, std::vector<std::uint8_t>& rgb, std::vector<std::uint8_t>& labels,
+                     unsigned seed = 42) {
+  std::mt19937 gen(seed);
   const int regions = std::max(4, n_labels);
   std::vector<double> cy(regions), cx(regions);
   std::vector<int> col(regions * 3);
@@ -87,55 +94,201 @@ void synthetic_image(int w, int h, int n_labels, std::vector<std::uint8_t>& rgb,
     }
 }
 
-void bench_crf() {
-  const int w = 500, h = 375, iterations = 10;
-  std::printf("== dense CRF, %dx%d synthetic image, IRN preset (label unary, Gaussian 3/3, bilateral 50/5/10), "
-              "%d iterations; construction (lattices) + inference ==\n",
-              w, h, iterations);
-  for (int labels : {3, 21}) {
-    std::vector<std::uint8_t> rgb, lab;
-    synthetic_image(w, h, labels, rgb, lab);
-    for (int threads : {1, 2}) {
-      std::vector<double> times, cpu;
-      Measure last;
-      for (int rep = 0; rep < 3; ++rep) {
-        last = in_child([&] {
-          const auto t0 = std::chrono::steady_clock::now();
-          CrfResult r = crf_from_labels(rgb.data(), w, h, lab.data(), labels, crf_preset("irn").params, threads);
-          const double s = seconds_since(t0);
-          if (r.labels.size() != lab.size()) std::abort();
-          return s;
-        });
-        times.push_back(last.seconds);
-        cpu.push_back(last.cpu_seconds);
-      }
-      const double best = *std::min_element(times.begin(), times.end());
-      const double best_cpu = *std::min_element(cpu.begin(), cpu.end());
-      const double mp = w * h / 1e6;
-      std::printf("labels %2d  -j%d  best of 3: %7.1f ms wall = %6.2f ms per megapixel per label per iteration; "
-                  "process CPU %7.1f ms; peak RSS %.0f MB\n",
-                  labels, threads, best * 1e3, best * 1e3 / (mp * labels * iterations), best_cpu * 1e3,
-                  last.peak_rss_mb);
-    }
-  }
-  // Where the time goes, single-threaded, 21 labels.
-  std::vector<std::uint8_t> rgb, lab;
-  synthetic_image(w, h, 21, rgb, lab);
-  Measure m = in_child([&] {
-    DenseCrf crf(w, h, 21);
-    crf.set_unary(unary_from_labels(lab.data(), lab.size(), 21, 0.7f, false));
-    const auto t0 = std::chrono::steady_clock::now();
-    crf.add_gaussian(3, 3);
-    crf.add_bilateral(50, 5, rgb.data(), 10);
-    const double build = seconds_since(t0);
-    std::printf("  split (21 labels, -j1): lattice construction %.1f ms", build * 1e3);
+// ---- Dense CRF: wsss and pydensecrf side by side ----
+
+constexpr int kW = 500, kH = 375;
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+struct Timing {
+  double cpu_ms = 0, wall_ms = 0;
+};
+
+// The steps pydensecrf_bench.py times: construction, unary, both kernels, inference,
+// the marginals out (the unary itself is made before the clock starts, on both sides).
+Timing time_wsss(const std::vector<std::uint8_t>& rgb, const std::vector<float>& unary, int labels, int iterations,
+                 CrfSimd simd) {
+  const double c0 = thread_cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  DenseCrf crf(kW, kH, labels);
+  crf.set_simd(simd);
+  crf.set_unary(unary);
+  crf.add_gaussian(3, 3);
+  crf.add_bilateral(50, 5, rgb.data(), 10);
+  const std::vector<float> q = crf.inference(iterations);
+  Timing t{(thread_cpu_seconds() - c0) * 1e3, seconds_since(t0) * 1e3};
+  if (q.size() != unary.size()) std::abort();
+  return t;
+}
+
+// pydensecrf_bench.py as a child process answering one request per line.
+class PyDenseCrf {
+ public:
+  PyDenseCrf(const std::string& python, const std::string& script, const std::string& pythonpath) {
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw std::runtime_error("pipe failed");
     std::fflush(stdout);
-    const auto t1 = std::chrono::steady_clock::now();
-    crf.inference(10);
-    std::printf(", inference %.1f ms\n", seconds_since(t1) * 1e3);
-    return build;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(to_child[0], 0);
+      dup2(from_child[1], 1);
+      close(to_child[1]);
+      close(from_child[0]);
+      setenv("PYTHONPATH", pythonpath.c_str(), 1);
+      setenv("OMP_NUM_THREADS", "1", 1);
+      setenv("OPENBLAS_NUM_THREADS", "1", 1);
+      execl(python.c_str(), python.c_str(), script.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    in_ = fdopen(to_child[1], "w");
+    out_ = fdopen(from_child[0], "r");
+  }
+  ~PyDenseCrf() {
+    if (in_) std::fclose(in_);
+    if (out_) std::fclose(out_);
+    int status = 0;
+    if (pid_ > 0) waitpid(pid_, &status, 0);
+  }
+  std::vector<double> ask(const std::string& request) {
+    std::fprintf(in_, "%s\n", request.c_str());
+    std::fflush(in_);
+    char line[256];
+    if (!std::fgets(line, sizeof line, out_)) throw std::runtime_error("pydensecrf_bench.py stopped (see its error above)");
+    std::vector<double> v;
+    for (char* p = std::strtok(line, " \n"); p; p = std::strtok(nullptr, " \n")) v.push_back(std::atof(p));
+    return v;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* in_ = nullptr;
+  FILE* out_ = nullptr;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Image {
+  std::vector<std::uint8_t> rgb, labels;
+  std::string file;  // rgb then labels, for pydensecrf_bench.py
+};
+
+Image make_image(int labels, unsigned seed, const std::string& dir) {
+  Image im;
+  synthetic_image(kW, kH, labels, im.rgb, im.labels, seed);
+  im.file = dir + "/image_" + std::to_string(labels) + "_" + std::to_string(seed) + ".u8";
+  FILE* f = std::fopen(im.file.c_str(), "wb");
+  if (!f || std::fwrite(im.rgb.data(), 1, im.rgb.size(), f) != im.rgb.size() ||
+      std::fwrite(im.labels.data(), 1, im.labels.size(), f) != im.labels.size() || std::fclose(f) != 0)
+    throw std::runtime_error("cannot write " + im.file);
+  return im;
+}
+
+std::string request(const char* verb, const Image& im, int labels, int iterations) {
+  return std::string(verb) + " " + im.file + " " + std::to_string(kW) + " " + std::to_string(kH) + " " +
+         std::to_string(labels) + " " + std::to_string(iterations);
+}
+
+// Wall time of every image once, on `workers` threads taking images in turn
+// (as wsss-refine crf -j does), each CRF single-threaded.
+double wsss_batch_ms(const std::vector<Image>& images, int labels, int iterations, int workers) {
+  const auto t0 = std::chrono::steady_clock::now();
+  wsss::parallel_for(images.size(), workers, [&](std::size_t i, int) {
+    CrfParams p = crf_preset("irn").params;
+    p.iterations = iterations;
+    const CrfResult r = crf_from_labels(images[i].rgb.data(), kW, kH, images[i].labels.data(), labels, p, 1);
+    if (r.labels.size() != images[i].labels.size()) std::abort();
   });
-  (void)m;
+  return seconds_since(t0) * 1e3;
+}
+
+// wsss_bench_refine crf [ROUNDS [PYTHONPATH [SCRIPT [PYTHON]]]]
+int bench_crf(int argc, char** argv) {
+  const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+  const std::string pythonpath = argc > 3 ? argv[3] : "";
+  const std::string script = argc > 4 ? argv[4] : "bench/pydensecrf_bench.py";
+  const std::string python = argc > 5 ? argv[5] : "/usr/bin/python3";
+  char tmpl[] = "/tmp/wsss-bench-crf-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  const std::string dir = tmpl;
+  std::unique_ptr<PyDenseCrf> py;
+  if (!pythonpath.empty()) py = std::make_unique<PyDenseCrf>(python, script, pythonpath);
+  const CrfSimd simd = crf_simd_best();
+  std::printf("== dense CRF, %dx%d synthetic images, label unary gt_prob 0.7, Gaussian 3/3, bilateral 50/5/10 "
+              "(IRN's crf_inference_label); one thread; construction + inference; %s kernels; "
+              "%d rounds, wsss and pydensecrf in turn on the same image ==\n",
+              kW, kH, crf_simd_name(simd), rounds);
+  if (!py) std::printf("(pydensecrf not given: wsss only)\n");
+  std::printf("%-6s %-5s %12s %12s %12s %12s %9s %9s\n", "labels", "iters", "wsss cpu ms", "wsss wall ms",
+              "pydcrf cpu", "pydcrf wall", "cpu ratio", "wall ratio");
+  for (int iterations : {10, 5})
+    for (int labels : {3, 21, 81}) {
+      const Image im = make_image(labels, 42, dir);
+      const std::vector<float> unary = unary_from_labels(im.labels.data(), im.labels.size(), labels, 0.7, false);
+      time_wsss(im.rgb, unary, labels, iterations, simd);  // warm-up: page faults, caches
+      if (py) py->ask(request("run", im, labels, iterations));
+      std::vector<double> wc, ww, pc, pw, rc, rw;
+      for (int r = 0; r < rounds; ++r) {
+        const Timing t = time_wsss(im.rgb, unary, labels, iterations, simd);
+        wc.push_back(t.cpu_ms);
+        ww.push_back(t.wall_ms);
+        if (py) {
+          const std::vector<double> v = py->ask(request("run", im, labels, iterations));
+          if (v.size() != 2) throw std::runtime_error("pydensecrf_bench.py: bad answer");
+          pc.push_back(v[0]);
+          pw.push_back(v[1]);
+          rc.push_back(t.cpu_ms / v[0]);
+          rw.push_back(t.wall_ms / v[1]);
+        }
+      }
+      if (py)
+        std::printf("%-6d %-5d %12.1f %12.1f %12.1f %12.1f %9.3f %9.3f\n", labels, iterations, median(wc), median(ww),
+                    median(pc), median(pw), median(rc), median(rw));
+      else
+        std::printf("%-6d %-5d %12.1f %12.1f\n", labels, iterations, median(wc), median(ww));
+      std::fflush(stdout);
+    }
+  std::printf("(medians over the rounds; ratios = wsss / pydensecrf, the median of the per-round ratios)\n");
+
+  // Scaling over images: 8 images of 21 labels, 10 iterations, on 1 and 2 workers.
+  const int n_images = 8, labels = 21, iterations = 10;
+  std::vector<Image> images;
+  std::string batch;
+  for (int i = 0; i < n_images; ++i) {
+    images.push_back(make_image(labels, 100 + i, dir));
+    batch += " " + images.back().file + " " + std::to_string(kW) + " " + std::to_string(kH) + " " + std::to_string(labels);
+  }
+  std::printf("== -j2 scaling: %d images, %d labels, %d iterations; wall ms for all images (median of %d) ==\n",
+              n_images, labels, iterations, rounds);
+  std::vector<double> w1, w2, p1, p2, c1, c2;
+  wsss_batch_ms(images, labels, iterations, 2);  // warm-up
+  for (int r = 0; r < rounds; ++r) {
+    double c0 = wsss::bench::cpu_seconds();
+    w1.push_back(wsss_batch_ms(images, labels, iterations, 1));
+    c1.push_back((wsss::bench::cpu_seconds() - c0) * 1e3);
+    if (py) p1.push_back(py->ask("batch 1 " + std::to_string(iterations) + batch).at(0));
+    c0 = wsss::bench::cpu_seconds();
+    w2.push_back(wsss_batch_ms(images, labels, iterations, 2));
+    c2.push_back((wsss::bench::cpu_seconds() - c0) * 1e3);
+    if (py) p2.push_back(py->ask("batch 2 " + std::to_string(iterations) + batch).at(0));
+  }
+  std::printf("wsss        -j1 %8.1f ms  -j2 %8.1f ms  speed-up %.2f  (process CPU %.0f ms and %.0f ms)\n", median(w1),
+              median(w2), median(w1) / median(w2), median(c1), median(c2));
+  if (py)
+    std::printf("pydensecrf  -j1 %8.1f ms  -j2 %8.1f ms  speed-up %.2f (2 processes)\n", median(p1), median(p2),
+                median(p1) / median(p2));
+  py.reset();
+  std::filesystem::remove_all(dir);
+  return 0;
 }
 
 struct RwInput {
@@ -258,7 +411,12 @@ int main(int argc, char** argv) {
   wsss::tune_runtime_environment(argv);
   cv::setNumThreads(1);
   const std::string what = argc > 1 ? argv[1] : "all";
-  if (what == "crf" || what == "all") bench_crf();
-  if (what == "rw" || what == "all") bench_rw();
+  try {
+    if (what == "crf" || what == "all") bench_crf(what == "crf" ? argc : 1, argv);
+    if (what == "rw" || what == "all") bench_rw();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wsss_bench_refine: error: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

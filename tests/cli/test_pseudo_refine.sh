@@ -78,6 +78,61 @@ cmp via_refined via_p4 || fail "argmax of the CRF marginals scores differently t
 expect_exit 1 wsss-miou --pred refined --bg-sweep 0.1:0.5:0.1 crf/manifest.jsonl
 assert_grep 'background channel' "$T/err"
 
+# CRF on label masks (--mask-field): pydensecrf's label unary over background, the
+# record's labels and the mask's classes; the marginals go through pseudo as above.
+# The pseudo masks of p1 get some unsure (255) pixels first.
+/usr/bin/python3 -c "
+import glob, numpy as np; from PIL import Image
+for f in sorted(glob.glob('p1/pseudo/*.png'))[:4]:
+    im = Image.open(f); a = np.array(im); a[::7, ::5] = 255
+    out = Image.fromarray(a, mode='P'); out.putpalette(im.getpalette()); out.save(f)"
+expect_exit 0 wsss-refine crf -j2 --mask-field pseudo p1/manifest.jsonl mcrf
+assert_summary
+assert_grep '"refined_classes":\[0,' mcrf/manifest.jsonl
+/usr/bin/python3 - <<'PY'
+import json, numpy as np
+from PIL import Image
+for line in open("mcrf/manifest.jsonl"):
+    r = json.loads(line)
+    q = np.load("mcrf/" + r["refined"])
+    mask = np.array(Image.open("p1/" + r["pseudo"]))
+    want = sorted(set([0] + r["labels"] + [int(v) for v in np.unique(mask) if v != 255]))
+    assert r["refined_classes"] == want, (r["id"], r["refined_classes"], want)
+    assert q.shape == (len(want),) + mask.shape and q.dtype == np.float32, q.shape
+    assert np.allclose(q.sum(0), 1, atol=1e-5) and np.isfinite(q).all()
+    # Mostly the mask's own class: the CRF smooths, it does not relabel the image.
+    arg = np.array(want)[q.argmax(0)]
+    sure = mask != 255
+    assert (arg[sure] == mask[sure]).mean() > 0.9, (r["id"], (arg[sure] == mask[sure]).mean())
+PY
+expect_exit 0 wsss-refine crf -j1 --mask-field pseudo p1/manifest.jsonl mcrf1
+assert_same_tree mcrf mcrf1
+expect_exit 0 wsss-pseudo --field refined mcrf/manifest.jsonl mp
+expect_exit 0 wsss-miou --pred pseudo mp/manifest.jsonl
+# The preset, --iterations and --gt-prob change the result; nonsense is a usage error.
+expect_exit 0 wsss-refine crf --mask-field pseudo --preset psa --iterations 3 --gt-prob 0.9 p1/manifest.jsonl mcrf2
+cmp -s "mcrf/refined/$(ls mcrf/refined | head -1)" "mcrf2/refined/$(ls mcrf/refined | head -1)" && fail "options changed nothing"
+expect_exit 2 wsss-refine crf --mask-field pseudo --gt-prob 1 p1/manifest.jsonl bad7
+assert_grep 'gt-prob' "$T/err"
+expect_exit 2 wsss-refine crf --gt-prob 0.5 cams/manifest.jsonl bad8
+expect_exit 2 wsss-refine crf --mask-field pseudo --field cam p1/manifest.jsonl bad9
+expect_exit 2 wsss-refine crf --mask-field pseudo --bg-power 2 p1/manifest.jsonl bad10
+expect_exit 2 wsss-refine crf --mask-field labels p1/manifest.jsonl bad11
+assert_grep 'not a label-mask field' "$T/err"
+# A mask value beyond the vocabulary, and a mask of the wrong size, fail that item, named.
+mkdir -p badmask && cp -r p1/pseudo badmask/ && cp p1/classes.json badmask/
+sed 's#"pseudo":"#"pseudo":"../p1/#' p1/manifest.jsonl > badmask/manifest.jsonl
+first=$(head -1 data/manifest.jsonl | sed 's/.*"id":"\([^"]*\)".*/\1/')
+second=$(sed -n 2p data/manifest.jsonl | sed 's/.*"id":"\([^"]*\)".*/\1/')
+/usr/bin/python3 -c "
+import numpy as np; from PIL import Image
+a = np.array(Image.open('p1/pseudo/$first.png')); a[3, 4] = 40; Image.fromarray(a, mode='L').save('badmask/v.png')
+Image.fromarray(np.zeros((5, 6), np.uint8), mode='L').save('badmask/s.png')"
+sed -i "s#\"pseudo\":\"[^\"]*$first.png\"#\"pseudo\":\"v.png\"#; s#\"pseudo\":\"[^\"]*$second.png\"#\"pseudo\":\"s.png\"#" badmask/manifest.jsonl
+expect_exit 0 wsss-refine crf --mask-field pseudo --max-failed 2 badmask/manifest.jsonl bad12
+assert_grep "v.png: value 40 is not a class id" "$T/err"
+assert_grep "s.png: mask is 6x5 but the image of item '$second' is" "$T/err"
+
 # Bad input: each names the item or file, fails the item, and leaves no manifest.
 expect_exit 1 wsss-pseudo cams/bad_class.jsonl bad1
 assert_grep "is not among the image's labels" "$T/err"

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <set>
 #include <string>
@@ -396,27 +397,30 @@ TEST_CASE("unaries follow pydensecrf's utils", "[refine][crf]") {
   CHECK(u[4] == Approx(-std::log(1e-5f)));
   CHECK(u[5] == Approx(-std::log(0.3f)));
 
+  // Label unaries: energies computed in double and rounded once, as numpy's
+  // float64 -log(...) stored into a float32 array.
   const std::uint8_t labels[4] = {0, 2, 1, 0};
-  const std::vector<float> ul = unary_from_labels(labels, 4, 3, 0.7f, false);
-  const float pe = -std::log(0.7f), ne = float(-std::log(0.3 / 2));
-  CHECK(ul[0 * 4 + 0] == Approx(pe));
-  CHECK(ul[1 * 4 + 0] == Approx(ne));
-  CHECK(ul[2 * 4 + 1] == Approx(pe));
-  CHECK(ul[0 * 4 + 1] == Approx(ne));
-  CHECK(ul[1 * 4 + 2] == Approx(pe));
-  // zero_unsure: 0 is uniform, v is label v-1.
-  const std::vector<float> uz = unary_from_labels(labels, 4, 2, 0.6f, true);
-  CHECK(uz[0 * 4 + 0] == Approx(-std::log(0.5f)));
-  CHECK(uz[1 * 4 + 0] == Approx(-std::log(0.5f)));
-  CHECK(uz[1 * 4 + 1] == Approx(-std::log(0.6f)));
-  CHECK(uz[0 * 4 + 1] == Approx(-std::log(0.4f)));
-  CHECK(uz[0 * 4 + 2] == Approx(-std::log(0.6f)));
+  const std::vector<float> ul = unary_from_labels(labels, 4, 3, 0.7, false);
+  const float pe = float(-std::log(0.7)), ne = float(-std::log(0.3 / 2));
+  // Hand-computed: -ln 0.7 and -ln(0.3 / 2), rounded to float from their decimals.
+  CHECK(pe == 0.356674943938732f);
+  CHECK(ne == 1.897119984885881f);
+  const float expect_l[3][4] = {{pe, ne, ne, pe}, {ne, ne, pe, ne}, {ne, pe, ne, ne}};
+  for (int l = 0; l < 3; ++l)
+    for (int p = 0; p < 4; ++p) CHECK(ul[std::size_t(l) * 4 + p] == expect_l[l][p]);
+  // zero_unsure: 0 is uniform (-ln(1/2) = ln 2), v is label v-1.
+  const std::vector<float> uz = unary_from_labels(labels, 4, 2, 0.6, true);
+  const float u2 = 0.693147180559945f, p6 = 0.510825623765991f, n6 = 0.916290731874155f;  // ln 2, -ln 0.6, -ln 0.4
+  const float expect_z[2][4] = {{u2, n6, p6, u2}, {u2, p6, n6, u2}};
+  for (int l = 0; l < 2; ++l)
+    for (int p = 0; p < 4; ++p) CHECK(uz[std::size_t(l) * 4 + p] == expect_z[l][p]);
   // Out of range values name the pixel.
   CHECK_THROWS_WITH(unary_from_labels(labels, 4, 2, 0.7f, false), Catch::Contains("pixel 1"));
-  CHECK_THROWS_AS(unary_from_labels(labels, 4, 3, 1.0f, false), UsageError);
+  CHECK_THROWS_AS(unary_from_labels(labels, 4, 3, 1.0, false), UsageError);
+  CHECK_THROWS_AS(unary_from_labels(labels, 4, 3, 0.0, false), UsageError);
   // A single label: no division by zero.
   const std::uint8_t zeros[3] = {0, 0, 0};
-  for (float v : unary_from_labels(zeros, 3, 1, 0.7f, false)) CHECK(std::isfinite(v));
+  for (float v : unary_from_labels(zeros, 3, 1, 0.7, false)) CHECK(std::isfinite(v));
 }
 
 TEST_CASE("single label, absent labels and presets", "[refine][crf]") {
@@ -489,4 +493,116 @@ TEST_CASE("a 4000x3000 image runs through the lattice without overflow", "[.][re
   CrfParams p = crf_preset("irn").params;
   p.iterations = 2;
   check_large_image(4000, 3000, p);
+}
+
+TEST_CASE("label set and CRF of a mask: pydensecrf's unary_from_labels with 255 unsure", "[refine][crf]") {
+  // The label set: background, the record's labels, the mask's classes; not 255.
+  const std::uint8_t m[6] = {7, 255, 3, 7, 255, 12};
+  CHECK(mask_label_set(m, 6, 255, {}) == std::vector<int>{0, 3, 7, 12});
+  CHECK(mask_label_set(m, 6, 255, {5, 3}) == std::vector<int>{0, 3, 5, 7, 12});
+  const std::uint8_t unsure_only[2] = {255, 255};
+  CHECK(mask_label_set(unsure_only, 2, 255, {}) == std::vector<int>{0});
+
+  // crf_from_mask is crf_from_labels on the dense indices with zero_unsure.
+  const Scene s = make_scene(40, 30, 3, 21);
+  const std::size_t n = std::size_t(s.w) * s.h;
+  const std::vector<int> classes = {0, 4, 9};
+  std::vector<std::uint8_t> mask(n), dense(n);
+  for (std::size_t p = 0; p < n; ++p) {
+    const bool unsure = (p * 7919) % 13 == 0;
+    mask[p] = unsure ? 255 : std::uint8_t(classes[s.noisy_labels[p]]);
+    dense[p] = unsure ? 0 : std::uint8_t(s.noisy_labels[p] + 1);
+  }
+  CrfParams p = crf_preset("psa").params;
+  p.iterations = 5;
+  const CrfResult a = crf_from_mask(s.rgb.data(), s.w, s.h, mask.data(), 255, classes, p);
+  CrfParams pz = p;
+  pz.zero_unsure = true;
+  const CrfResult b = crf_from_labels(s.rgb.data(), s.w, s.h, dense.data(), 3, pz);
+  REQUIRE(a.q.size() == 3 * n);
+  CHECK(std::memcmp(a.q.data(), b.q.data(), a.q.size() * sizeof(float)) == 0);
+  CHECK(a.labels == b.labels);
+  // Unsure pixels start uniform: with no iterations their marginals are exactly 1/3.
+  p.iterations = 0;
+  const CrfResult start = crf_from_mask(s.rgb.data(), s.w, s.h, mask.data(), 255, classes, p);
+  for (std::size_t q = 0; q < n; ++q)
+    if (mask[q] == 255) {
+      for (int l = 0; l < 3; ++l) REQUIRE(start.q[std::size_t(l) * n + q] == Approx(1.0 / 3).epsilon(1e-6));
+    } else {
+      REQUIRE(start.q[std::size_t(s.noisy_labels[q]) * n + q] == Approx(0.7).epsilon(1e-6));
+    }
+  // A value outside the classes names itself and the pixel.
+  mask[45] = 5;
+  CHECK_THROWS_WITH(crf_from_mask(s.rgb.data(), s.w, s.h, mask.data(), 255, classes, p),
+                    Catch::Contains("value 5 at pixel 45 (x 5, y 1)"));
+  CHECK_THROWS_AS(crf_from_mask(s.rgb.data(), s.w, s.h, mask.data(), 255, {0, 9, 4}, p), UsageError);
+  CHECK_THROWS_AS(crf_from_mask(s.rgb.data(), s.w, s.h, mask.data(), 255, {}, p), UsageError);
+}
+
+TEST_CASE("the exp of the CRF's softmax is within 2 ulp of libm's", "[refine][crf]") {
+  double worst = 0;
+  for (int i = 0; i <= 1000000; ++i) {
+    const float x = -87.0f * float(i) / 1000000.0f;
+    const double exact = std::exp(double(x));
+    const double got = crf_exp(x);
+    // In units of the float spacing at the exact value.
+    const double ulp = double(std::nextafter(float(exact), 1.0f) - float(exact));
+    worst = std::max(worst, std::fabs(got - exact) / ulp);
+  }
+  std::printf("crf_exp: worst error %.2f ulp over [-87, 0]\n", worst);
+  CHECK(worst <= 2.0);
+  CHECK(crf_exp(0.0f) == 1.0f);
+  CHECK(crf_exp(-87.5f) == 0.0f);
+  CHECK(crf_exp(-std::numeric_limits<float>::infinity()) == 0.0f);
+}
+
+TEST_CASE("every instruction set gives the same bits", "[refine][crf]") {
+  std::vector<CrfSimd> simds;
+  for (CrfSimd c : {CrfSimd::Baseline, CrfSimd::Avx2, CrfSimd::Avx512})
+    if (crf_simd_available(c)) simds.push_back(c);
+  std::printf("instruction sets on this CPU:");
+  for (CrfSimd c : simds) std::printf(" %s", crf_simd_name(c));
+  std::printf(" (best: %s)\n", crf_simd_name(crf_simd_best()));
+  REQUIRE(crf_simd_available(CrfSimd::Baseline));
+  // Every instruction set with every row width it runs (rows of 16 on AVX2 run the
+  // row code of AVX-512), label counts from 1 to several register chunks per row.
+  for (int labels : {1, 2, 3, 4, 5, 8, 12, 16, 21, 32, 50, 81}) {
+    const Scene s = make_scene(37, 23, std::min(labels, 12), 100 + labels);
+    const std::size_t n = std::size_t(s.w) * s.h;
+    std::vector<float> unary(std::size_t(labels) * n);
+    Rng rng(labels);
+    for (float& u : unary) u = float(3.0 * rng.uniform());
+    // One pixel whose every label but one is impossible (+inf energy).
+    for (int l = 1; l < labels; ++l) unary[std::size_t(l) * n + 17] = std::numeric_limits<float>::infinity();
+    std::vector<float> first;
+    for (CrfSimd c : simds)
+      for (int lanes : {0, 4, 8, 16})
+      for (int threads : {1, 3}) {
+        if (c == CrfSimd::Baseline && lanes > 4) continue;
+        if (threads == 3 && lanes != 0) continue;
+        DenseCrf crf(s.w, s.h, labels);
+        crf.set_simd(c, lanes);
+        crf.set_unary(unary);
+        crf.add_gaussian(3, 3, threads);
+        crf.add_bilateral(20, 10, s.rgb.data(), 5, threads);
+        const std::vector<float> q = crf.inference(4, threads);
+        for (float v : q) REQUIRE(std::isfinite(v));
+        CHECK(q[17] == 1.0f);
+        if (first.empty()) {
+          first = q;
+          continue;
+        }
+        INFO(labels << " labels, " << crf_simd_name(c) << ", rows of " << lanes << ", " << threads << " threads");
+        REQUIRE(q.size() == first.size());
+        CHECK(std::memcmp(q.data(), first.data(), q.size() * sizeof(float)) == 0);
+      }
+  }
+  // The unary's checks.
+  DenseCrf crf(2, 1, 2);
+  const float inf = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(crf.set_unary({inf, 0.f, inf, 0.f}), Catch::Contains("every label has infinite unary energy at pixel 0"));
+  CHECK_THROWS_WITH(crf.set_unary({0.f, -inf, 1.f, 1.f}), Catch::Contains("pixel 1"));
+  CHECK_THROWS_WITH(crf.set_unary({0.f, std::nanf(""), 1.f, 1.f}), Catch::Contains("pixel 1"));
+  CHECK_THROWS_AS(crf.set_simd(CrfSimd::Baseline, 8), UsageError);
+  CHECK_THROWS_AS(crf.set_simd(CrfSimd::Auto, 5), UsageError);
 }

@@ -1,11 +1,16 @@
 #include "wsss/refine/densecrf.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include "chunked.hpp"
+#include "crf_kernels.hpp"
 #include "wsss/core/error.hpp"
 
 namespace wsss::refine {
@@ -26,22 +31,23 @@ void check_compat(float compat) {
     throw UsageError("dense CRF: compatibility weight must be finite, got " + std::to_string(compat));
 }
 
-// Per-pixel softmax of `energy_neg` (= -energy) into q, max-subtracted as densecrf.
-void softmax_rows(const float* scores, float* q, std::size_t begin, std::size_t end, int n_labels) {
-  for (std::size_t p = begin; p < end; ++p) {
-    const float* s = scores + p * n_labels;
-    float* out = q + p * n_labels;
-    float mx = s[0];
-    for (int l = 1; l < n_labels; ++l) mx = std::max(mx, s[l]);
-    float sum = 0;
-    for (int l = 0; l < n_labels; ++l) {
-      out[l] = std::exp(s[l] - mx);
-      sum += out[l];
-    }
-    const float inv = 1.0f / sum;
-    for (int l = 0; l < n_labels; ++l) out[l] *= inv;
+// A float buffer aligned to 64 bytes (one cache line, one AVX-512 vector), so that
+// padded rows never straddle more lines than they must.
+class AlignedFloats {
+ public:
+  explicit AlignedFloats(std::size_t n) {
+    const std::size_t bytes = std::max<std::size_t>(64, (n * sizeof(float) + 63) / 64 * 64);
+    data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    if (!data_) throw std::bad_alloc();
   }
-}
+  float* data() { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float[], Free> data_;
+};
 
 }  // namespace
 
@@ -57,14 +63,21 @@ void DenseCrf::set_unary(std::vector<float> energy) {
   if (energy.size() != n * n_labels_)
     throw Error("dense CRF: unary has " + std::to_string(energy.size()) + " values, expected " +
                 std::to_string(n_labels_) + " labels x " + std::to_string(n) + " pixels");
-  for (std::size_t i = 0; i < energy.size(); ++i)
-    if (std::isnan(energy[i]))
-      throw Error("dense CRF: unary energy is NaN at label " + std::to_string(i / n) + ", pixel " +
-                  std::to_string(i % n));
-  // Stored pixel-major so that every lattice pass reads one contiguous row per pixel.
-  unary_.assign(energy.size(), 0.f);
-  for (int l = 0; l < n_labels_; ++l)
-    for (std::size_t p = 0; p < n; ++p) unary_[p * n_labels_ + l] = energy[l * n + p];
+  // +inf (probability 0) is a valid energy as long as some label of the pixel is finite.
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<unsigned char> possible(n, 0);
+  for (int l = 0; l < n_labels_; ++l) {
+    const float* u = energy.data() + std::size_t(l) * n;
+    for (std::size_t p = 0; p < n; ++p) {
+      if (std::isnan(u[p]) || u[p] == -inf)
+        throw Error("dense CRF: unary energy is " + std::to_string(u[p]) + " at label " + std::to_string(l) +
+                    ", pixel " + std::to_string(p));
+      possible[p] |= u[p] != inf;
+    }
+  }
+  for (std::size_t p = 0; p < n; ++p)
+    if (!possible[p]) throw Error("dense CRF: every label has infinite unary energy at pixel " + std::to_string(p));
+  unary_ = std::move(energy);
 }
 
 void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float compat, int threads) {
@@ -73,11 +86,20 @@ void DenseCrf::add_kernel(const std::vector<float>& features, int dims, float co
   const std::size_t n = pixels();
   k.lattice.init(features.data(), n, dims, threads);
   std::vector<float> ones(n, 1.0f);
-  k.norm.resize(n);
-  k.lattice.compute(ones.data(), k.norm.data(), 1, threads);
+  k.splat_factor.resize(n);
+  k.lattice.compute(ones.data(), k.splat_factor.data(), 1, threads);
   // NORMALIZE_SYMMETRIC; the 1e-20 is densecrf's guard (K 1 >= its self term anyway).
-  for (std::size_t i = 0; i < n; ++i) k.norm[i] = 1.0f / std::sqrt(k.norm[i] + 1e-20f);
+  for (float& v : k.splat_factor) v = 1.0f / std::sqrt(v + 1e-20f);
+  const float scale = k.lattice.slice_scale();
+  k.slice_factor.resize(n);
+  for (std::size_t p = 0; p < n; ++p) k.slice_factor[p] = compat * (scale * k.splat_factor[p]);
   kernels_.push_back(std::move(k));
+}
+
+void DenseCrf::set_simd(CrfSimd simd, int row_lanes) {
+  detail::crf_kernels(simd, n_labels_, row_lanes);  // throws if the CPU lacks it
+  simd_ = simd;
+  row_lanes_ = row_lanes;
 }
 
 void DenseCrf::add_gaussian(float sxy, float compat, int threads) {
@@ -112,35 +134,68 @@ std::vector<float> DenseCrf::inference(int iterations, int threads) const {
   if (iterations < 0) throw UsageError("dense CRF: iterations must be >= 0, got " + std::to_string(iterations));
   const std::size_t n = pixels();
   const int L = n_labels_;
-  std::vector<float> q(n * L), scores(n * L), scratch(n * L);
-  auto init_scores = [&](std::size_t p0, std::size_t p1) {
-    for (std::size_t i = p0 * L; i < p1 * L; ++i) scores[i] = unary_.empty() ? 0.f : -unary_[i];
-  };
+  const detail::CrfKernels& kern = detail::crf_kernels(simd_, L, row_lanes_);
+  // Pixel-major rows padded to the vector width: each lattice pass reads whole rows.
+  const std::size_t lp = (std::size_t(L) + kern.lanes - 1) / kern.lanes * kern.lanes;
+  AlignedFloats score0(n * lp), q(n * lp);
+  // score0 = -U, and -inf in the padding lanes so that they get probability 0.
   detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-    init_scores(p0, p1);
-    softmax_rows(scores.data(), q.data(), p0, p1, L);
-  });
-  for (int it = 0; it < iterations; ++it) {
-    detail::for_chunks(n, threads, kPixelGrain, init_scores);
-    for (const Kernel& k : kernels_) {
-      detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-        for (std::size_t p = p0; p < p1; ++p)
-          for (int l = 0; l < L; ++l) scratch[p * L + l] = q[p * L + l] * k.norm[p];
-      });
-      k.lattice.compute(scratch.data(), scratch.data(), L, threads);
-      // Potts: the message is -w * Ktilde Q, and scores -= message.
-      detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-        for (std::size_t p = p0; p < p1; ++p)
-          for (int l = 0; l < L; ++l) scores[p * L + l] += k.compat * (scratch[p * L + l] * k.norm[p]);
-      });
+    float* s = score0.data();
+    for (std::size_t b0 = p0; b0 < p1; b0 += 256) {  // transposed in blocks that stay in cache
+      const std::size_t b1 = std::min(p1, b0 + 256);
+      for (int l = 0; l < L; ++l) {
+        const float* u = unary_.empty() ? nullptr : unary_.data() + std::size_t(l) * n;
+        for (std::size_t p = b0; p < b1; ++p) s[p * lp + l] = u ? -u[p] : 0.f;
+      }
+      for (std::size_t p = b0; p < b1; ++p)
+        for (std::size_t l = L; l < lp; ++l) s[p * lp + l] = -std::numeric_limits<float>::infinity();
     }
+  });
+  // Two value buffers per kernel (the blur ping-pongs), allocated once for all
+  // iterations; row 0 of each stays zero (the absent vertex).
+  std::vector<std::vector<float>> buffers;
+  for (const Kernel& k : kernels_)
+    for (int b = 0; b < 2; ++b) buffers.emplace_back((k.lattice.vertices() + 1) * lp, 0.f);
+  std::vector<detail::SliceKernel> slices(kernels_.size());
+
+  auto update = [&](int n_kernels) {
     detail::for_chunks(n, threads, kPixelGrain, [&](std::size_t p0, std::size_t p1) {
-      softmax_rows(scores.data(), q.data(), p0, p1, L);
+      kern.update(score0.data(), slices.data(), n_kernels, q.data(), lp, p0, p1);
     });
+  };
+  update(0);  // Q = softmax(-U)
+  for (int it = 0; it < iterations; ++it) {
+    // Every kernel splats the previous Q before the update overwrites it.
+    for (std::size_t ki = 0; ki < kernels_.size(); ++ki) {
+      const Kernel& k = kernels_[ki];
+      const PermutohedralLattice::Arrays a = k.lattice.arrays();
+      const std::size_t m = k.lattice.vertices();
+      float* cur = buffers[2 * ki].data();
+      float* next = buffers[2 * ki + 1].data();
+      std::fill(cur + lp, cur + (m + 1) * lp, 0.f);
+      // The scatter runs in point order; threads take disjoint groups of labels.
+      const detail::SliceKernel splat{k.lattice.dims() + 1, a.corner_row, a.barycentric, k.splat_factor.data(),
+                                      nullptr};
+      detail::for_chunks(lp / kern.lanes, threads, 1, [&](std::size_t c0, std::size_t c1) {
+        kern.splat(splat, q.data(), n, lp, cur, c0 * kern.lanes, c1 * kern.lanes);
+      });
+      for (int j = 0; j <= k.lattice.dims(); ++j) {
+        const std::int32_t* nb = a.neighbour_row + std::size_t(j) * m * 2;
+        detail::for_chunks(m, threads, 2048, [&](std::size_t v0, std::size_t v1) {
+          kern.blur(nb, cur, next, lp, v0, v1);
+        });
+        std::swap(cur, next);
+      }
+      slices[ki] = {k.lattice.dims() + 1, a.corner_row, a.barycentric, k.slice_factor.data(), cur};
+    }
+    update(int(kernels_.size()));
   }
   std::vector<float> out(n * L);
-  for (int l = 0; l < L; ++l)
-    for (std::size_t p = 0; p < n; ++p) out[l * n + p] = q[p * L + l];
+  for (std::size_t b0 = 0; b0 < n; b0 += 256) {
+    const std::size_t b1 = std::min(n, b0 + 256);
+    for (int l = 0; l < L; ++l)
+      for (std::size_t p = b0; p < b1; ++p) out[std::size_t(l) * n + p] = q.data()[p * lp + l];
+  }
   return out;
 }
 
@@ -159,11 +214,11 @@ std::vector<float> unary_from_probabilities(const float* prob, int n_labels, std
 }
 
 std::vector<float> unary_from_labels(const std::uint8_t* labels, std::size_t n_pixels, int n_labels,
-                                     float gt_prob, bool zero_unsure) {
+                                     double gt_prob, bool zero_unsure) {
   if (n_labels < 1) throw UsageError("unary_from_labels: need at least one label");
   if (!(gt_prob > 0 && gt_prob < 1))
     throw UsageError("unary_from_labels: gt_prob must be in (0,1), got " + std::to_string(gt_prob));
-  const float p_energy = -std::log(gt_prob);
+  const float p_energy = float(-std::log(gt_prob));
   // Only defined with other labels to share 1-gt_prob; with one label nobody reads it.
   const float n_energy = n_labels > 1 ? float(-std::log((1.0 - gt_prob) / (n_labels - 1))) : 0.f;
   const float unsure_energy = float(-std::log(1.0 / n_labels));
@@ -272,6 +327,53 @@ CrfResult crf_from_labels(const std::uint8_t* rgb, int width, int height, const 
     return r;
   }
   return run_crf(rgb, width, height, std::move(unary), n_labels, params, threads);
+}
+
+std::vector<int> mask_label_set(const std::uint8_t* mask, std::size_t n_pixels, std::uint8_t unsure,
+                                const std::vector<int>& extra) {
+  std::vector<bool> present(256, false);
+  present[0] = true;
+  for (int c : extra) {
+    if (c < 0 || c > 255) throw Error("dense CRF: class id " + std::to_string(c) + " is not in 0..255");
+    present[std::size_t(c)] = true;
+  }
+  for (std::size_t p = 0; p < n_pixels; ++p)
+    if (mask[p] != unsure) present[mask[p]] = true;
+  std::vector<int> classes;
+  for (int c = 0; c < 256; ++c)
+    if (present[std::size_t(c)] && c != unsure) classes.push_back(c);
+  return classes;
+}
+
+CrfResult crf_from_mask(const std::uint8_t* rgb, int width, int height, const std::uint8_t* mask,
+                        std::uint8_t unsure, const std::vector<int>& classes, const CrfParams& params, int threads) {
+  const int n_labels = int(classes.size());
+  if (n_labels < 1 || n_labels > 255)
+    throw UsageError("dense CRF on a mask: need 1..255 classes, got " + std::to_string(n_labels));
+  // pydensecrf's zero_unsure convention: 0 = unsure, i+1 = the CRF's label i.
+  std::array<int, 256> index;
+  index.fill(-1);
+  for (int i = 0; i < n_labels; ++i) {
+    const int c = classes[std::size_t(i)];
+    if (c < 0 || c > 255 || c == unsure || (i > 0 && c <= classes[std::size_t(i) - 1]))
+      throw UsageError("dense CRF on a mask: classes must be ascending ids in 0..255 other than the unsure value");
+    index[std::size_t(c)] = i + 1;
+  }
+  index[unsure] = 0;
+  DenseCrf shape_check(width, height, n_labels);
+  const std::size_t n = shape_check.pixels();
+  std::vector<std::uint8_t> dense(n);
+  for (std::size_t p = 0; p < n; ++p) {
+    const int i = index[mask[p]];
+    if (i < 0)
+      throw Error("dense CRF on a mask: value " + std::to_string(mask[p]) + " at pixel " + std::to_string(p) +
+                  " (x " + std::to_string(p % std::size_t(width)) + ", y " + std::to_string(p / std::size_t(width)) +
+                  ") is not among the CRF's classes");
+    dense[p] = static_cast<std::uint8_t>(i);
+  }
+  CrfParams zero_unsure = params;
+  zero_unsure.zero_unsure = true;
+  return crf_from_labels(rgb, width, height, dense.data(), n_labels, zero_unsure, threads);
 }
 
 }  // namespace wsss::refine

@@ -1,7 +1,8 @@
 #pragma once
-// wsss-refine crf: dense-CRF refinement of score maps. The output is the CRF's
-// marginals as a score map whose first channel is background (classes [0, ...]),
-// so wsss-pseudo and wsss-miou take it like any other score map.
+// wsss-refine crf: dense-CRF refinement of score maps, or of label masks (pseudo
+// masks, SAM masks, predictions) through pydensecrf's label unary. The output is
+// the CRF's marginals as a score map whose first channel is background (classes
+// [0, ...]), so wsss-pseudo and wsss-miou take it like any other score map.
 #include <filesystem>
 #include <opencv2/core.hpp>
 #include <memory>
@@ -24,6 +25,11 @@ std::vector<float> crf_marginals(const cv::Mat& rgb, const ChannelScores& scores
 
 struct CrfStageOptions {
   std::string field = "cam";
+  // A label-PNG field to refine instead of the score map: its classes, the record's
+  // labels and background are the CRF's labels (refine::mask_label_set), 255 is unsure.
+  std::string mask_field;
+  double gt_prob = -1;  // label unary's confidence; < 0: the preset's (0.7)
+  int iterations = -1;  // -1: the preset's
   std::string preset = "deeplab";
   BackgroundRule background{BackgroundRule::Power, 1.0};  // CLIP-ES: bg = (1 - max)^1
   bool float16 = false;

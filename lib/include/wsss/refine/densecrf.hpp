@@ -21,6 +21,18 @@ namespace wsss::refine {
 // the model but push lattice coordinates towards overflow (pydensecrf#98 crashes).
 constexpr float kCrfMinSigma = 0.1f;
 
+// Instruction sets for the CRF's inner loops (vectorised across labels). All of them
+// give bit-identical marginals (docs/refinement.md, "Determinism"); they differ in
+// speed only. Auto picks the best the CPU runs: AVX-512F, AVX2, then the baseline
+// (SSE2 on x86-64).
+enum class CrfSimd { Auto, Baseline, Avx2, Avx512 };
+bool crf_simd_available(CrfSimd simd);
+CrfSimd crf_simd_best();
+const char* crf_simd_name(CrfSimd simd);
+// exp(x) for x <= 0 as the CRF's softmax computes it on every instruction set (its
+// own polynomial, within 2 ulp of libm's; exactly 0 below -87). For tests.
+float crf_exp(float x);
+
 class DenseCrf {
  public:
   // width first, as pydensecrf's DenseCRF2D(W, H, n_labels). n_labels >= 1.
@@ -37,8 +49,13 @@ class DenseCrf {
   void add_bilateral(float sxy, float srgb, const std::uint8_t* rgb, float compat, int threads = 1);
 
   // Mean-field marginals after `iterations` updates, label-major (n_labels x H x W).
-  // Byte-identical for every thread count.
+  // Byte-identical for every thread count and instruction set.
   std::vector<float> inference(int iterations, int threads = 1) const;
+
+  // Forces an instruction set and optionally the row width in lanes (4, 8 or 16; 0:
+  // the fastest for the label count), for tests and benchmarks. Error if the CPU
+  // lacks the instruction set, UsageError for a width it does not run (baseline: 4).
+  void set_simd(CrfSimd simd, int row_lanes = 0);
 
   int width() const { return width_; }
   int height() const { return height_; }
@@ -48,14 +65,20 @@ class DenseCrf {
  private:
   struct Kernel {
     PermutohedralLattice lattice;
-    std::vector<float> norm;  // 1/sqrt(K 1)
     float compat = 0;
+    // The normalisation n = 1/sqrt(K 1) and the Potts weight become per-pixel
+    // factors of the lattice's barycentric weights: splatting n_j Q_j and slicing
+    // with compat * (1+2^-d)^-1 * n_i gives compat * Ktilde Q.
+    std::vector<float> splat_factor;  // n_i
+    std::vector<float> slice_factor;  // compat * ((1+2^-d)^-1 * n_i)
   };
   void add_kernel(const std::vector<float>& features, int dims, float compat, int threads);
 
   int width_, height_, n_labels_;
-  std::vector<float> unary_;  // pixel-major N x L, empty = zero energies
+  std::vector<float> unary_;  // label-major L x N as given, empty = zero energies
   std::vector<Kernel> kernels_;
+  CrfSimd simd_ = CrfSimd::Auto;
+  int row_lanes_ = 0;
 };
 
 // -log(clamp(p, clip, 1)) without renormalising, as pydensecrf's unary_from_softmax.
@@ -68,8 +91,9 @@ std::vector<float> unary_from_probabilities(const float* prob, int n_labels, std
 // energy) and value v>0 is label v-1. With a single label there are no other labels,
 // so there is nothing to divide (pydensecrf divides by zero there). Label values out of
 // range throw wsss::Error naming the pixel; gt_prob outside (0,1) is a UsageError.
+// The energies are computed in double and rounded once to float, as numpy does.
 std::vector<float> unary_from_labels(const std::uint8_t* labels, std::size_t n_pixels, int n_labels,
-                                     float gt_prob, bool zero_unsure);
+                                     double gt_prob, bool zero_unsure);
 
 // Index of the largest marginal per pixel (first one on ties), from label-major q.
 std::vector<std::uint8_t> crf_argmax(const std::vector<float>& q, int n_labels, std::size_t n_pixels);
@@ -78,7 +102,7 @@ struct CrfParams {
   int iterations = 10;
   float gaussian_sxy = 3, gaussian_compat = 3;
   float bilateral_sxy = 50, bilateral_srgb = 5, bilateral_compat = 10;
-  float gt_prob = 0.7f;      // label unaries only
+  double gt_prob = 0.7;      // label unaries only
   bool zero_unsure = false;  // label unaries only
   float prob_clip = 1e-5f;   // probability unaries only
 };
@@ -109,5 +133,23 @@ CrfResult crf_from_probabilities(const std::uint8_t* rgb, int width, int height,
 // zero_unsure). With n_labels == 1 the CRF is skipped: Q = 1 and every label is 0.
 CrfResult crf_from_labels(const std::uint8_t* rgb, int width, int height, const std::uint8_t* labels,
                           int n_labels, const CrfParams& params, int threads = 1);
+
+// ---- The CRF on a label mask (pseudo masks, SAM masks, predictions) ----
+
+// The CRF's labels for a mask of class ids: background 0, the classes in `extra`
+// (the record's image labels) and every value present in the mask except `unsure`,
+// ascending and without repeats.
+std::vector<int> mask_label_set(const std::uint8_t* mask, std::size_t n_pixels, std::uint8_t unsure,
+                                const std::vector<int>& extra);
+
+// The dense CRF of `params` with pydensecrf's unary_from_labels on a mask: the CRF's
+// label i is class classes[i]; a pixel of class c gets -log(gt_prob) for c and
+// -log((1 - gt_prob)/(n-1)) for every other label, a pixel valued `unsure` gets
+// -log(1/n) everywhere (zero_unsure). Every mask value other than `unsure` must be in
+// `classes` (ascending, at most 255 entries); otherwise wsss::Error names the value
+// and the pixel. Q is label-major in the order of `classes`.
+CrfResult crf_from_mask(const std::uint8_t* rgb, int width, int height, const std::uint8_t* mask,
+                        std::uint8_t unsure, const std::vector<int>& classes, const CrfParams& params,
+                        int threads = 1);
 
 }  // namespace wsss::refine
