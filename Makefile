@@ -13,7 +13,8 @@ all: build
 
 help:
 	@echo "make demo   - install what is missing, build, run the Table-1 experiment on synthetic data ($(EXP))"
-	@echo "make experiment EXP=DIR - the same experiment without the build step (scripts/experiment.mk)"
+	@echo "make experiment EXP=DIR [CONFIG=recipes/....conf] [TRAIN=M VAL=M] [KEY=VALUE...]"
+	@echo "            - the experiment of a configuration, without the build step (docs/recipes.md)"
 	@echo "make test   - install what is missing, build, run the whole test suite (with the Slurm tests,"
 	@echo "              which start a local Slurm cluster as root; NO_SLURM=1 installs no Slurm packages)"
 	@echo "make build  - configure and build into $(BUILD)/"
@@ -45,13 +46,13 @@ test-unit: build
 test-cli: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L cli
 
-# The demo is the Table-1 experiment (scripts/experiment.mk) on synthetic data:
+# The demo is the Table-1 experiment (scripts/experiment/experiment.mk) on synthetic data:
 # `make -j2 demo` runs independent stages side by side; rerunning reuses every
 # stage whose inputs did not change.
 demo: build
 	@$(MAKE) --no-print-directory experiment
 
-include scripts/experiment.mk
+include scripts/experiment/experiment.mk
 
 # The SAM recipes (docs/sam.md, "Recipes"). The user supplies MANIFEST, SAM_MODEL
 # (scripts/export_sam.py), DETECTIONS (Grounding DINO run on the captions the first
