@@ -120,7 +120,7 @@ timed_stage() {  # STAGE
   fi
   local took
   took=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
-  write_value "$EXP/times/$s" "$took"
+  printf '%s\n' "$took" > "$EXP/times/$s.tmp" && mv "$EXP/times/$s.tmp" "$EXP/times/$s"
   echo "   $s: done in ${took}s" >&2
 }
 

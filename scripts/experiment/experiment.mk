@@ -30,6 +30,6 @@ $(X)/rules.mk: $(X)/config.sh scripts/experiment/stages.sh
 	@$(PIPELINE) rules > $@.tmp && mv $@.tmp $@
 
 # Only for the experiment's goals: `make test` or `make build` configure nothing.
-ifneq ($(filter experiment demo stage-% $(X)/%,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment demo clip-zeroshot stage-% $(X)/%,$(MAKECMDGOALS)),)
 include $(X)/rules.mk
 endif

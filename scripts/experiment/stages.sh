@@ -44,7 +44,8 @@ plan() {
         add_stage data-eval "$EVAL_M"
       fi ;;
     manifests)
-      [ -n "$TRAIN" ] && [ -n "$VAL" ] || { echo "pipeline.sh: DATA=manifests needs TRAIN=MANIFEST and VAL=MANIFEST" >&2; exit 2; }
+      [ -n "$TRAIN" ] || { echo "pipeline.sh: DATA=manifests needs TRAIN=MANIFEST (and VAL=MANIFEST for segmentation)" >&2; exit 2; }
+      [ -n "$VAL" ] || [ "$SEG_ROWS" = none ] || { echo "pipeline.sh: DATA=manifests needs VAL=MANIFEST (or SEG_ROWS=none)" >&2; exit 2; }
       TRAIN_M=$TRAIN VAL_M=$VAL ;;
     *) echo "pipeline.sh: DATA=$DATA: expected synth, manifests, voc or coco" >&2; exit 2 ;;
   esac
@@ -113,7 +114,7 @@ plan_row_clip_es() {
 }
 plan_row_sam_text() {
   require_setting SAM_MODEL "the sam-text row"
-  add_stage captions "$EXP/captions/manifest.jsonl" $DATA_STAGES
+  add_stage captions "$EXP/captions/detector_prompts.jsonl" $DATA_STAGES
   add_inputs captions "$(given train)"
   add_stage pseudo-sam-text "$EXP/pseudo-sam-text/manifest.jsonl" captions
   add_inputs pseudo-sam-text "$(given train)" "$(sam_model_file)" "$(detections_file "$DETECTIONS")"
@@ -176,6 +177,7 @@ value_of() {  # FILE
 write_value() {  # FILE TEXT
   if [ "$PRINT_ONLY" = 1 ]; then echo "echo $(printf '%q' "$2") > $(printf '%q' "$1")"; return 0; fi
   mkdir -p "$(dirname "$1")"
+  echo "+ echo $(printf '%q' "$2") > $1" >&2
   printf '%s\n' "$2" > "$1.tmp" && mv "$1.tmp" "$1"
 }
 
@@ -280,7 +282,7 @@ run_stage() {  # STAGE
     classify)
       # shellcheck disable=SC2086
       trainer wsss-classify train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/cls") \
-        $CLS_OPTS --epochs "$CLS_EPOCHS" --val "$VAL_M" "$TRAIN_M" "$EXP/cls" ;;
+        $CLS_OPTS --epochs "$CLS_EPOCHS" ${VAL_M:+--val "$VAL_M"} "$TRAIN_M" "$EXP/cls" ;;
     cam)
       # shellcheck disable=SC2086
       per_image "$EXP/cam" wsss-cam -j "$J" $(resume_or_replace "$out") $CAM_OPTS --model "$EXP/cls/model.safetensors" \
@@ -328,14 +330,15 @@ run_stage() {  # STAGE
       # shellcheck disable=SC2086
       per_image "$EXP/pseudo-clip-es" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
         $CLIP_PSEUDO_OPTS "$EXP/clip-es-crf/manifest.jsonl" "$EXP/pseudo-clip-es" ;;
-    captions)
-      run wsss-tags prompts -q --overwrite "$TRAIN_M" "$EXP/captions" ;;
+    captions)  # what the detector is run on (docs/prompts.md)
+      mkdir -p "$EXP/captions"
+      run wsss-tags prompts -q --overwrite -o "$EXP/captions/detector_prompts.jsonl" "$TRAIN_M" ;;
     pseudo-sam-text)
       local dets
       dets=$(detections_for "$DETECTIONS" "$EXP/captions/oracle_boxes.json") || return 1
       # shellcheck disable=SC2086
       per_image "$EXP/pseudo-sam-text" wsss-sam -j "$J" $(resume_or_replace "$out") $(sam_segmenter) \
-        --detections "$dets" $SAM_OPTS "$EXP/captions/manifest.jsonl" "$EXP/pseudo-sam-text" ;;
+        --detections "$dets" $SAM_OPTS "$TRAIN_M" "$EXP/pseudo-sam-text" ;;
     tags)
       # shellcheck disable=SC2086
       run wsss-tags labels -q --overwrite $TAGS_OPTS "$TAGS" "$TRAIN_M" "$EXP/tags" ;;

@@ -44,14 +44,20 @@ stage_time() {  # STAGE...: the stages' recorded wall seconds, summed
 write_table() {
   [ "$PRINT_ONLY" = 1 ] && { echo "# the table (results.md, results.json) from EXP/eval"; return 0; }
   local base row pm sm label stages json_rows="" seg scored t_pseudo t_seg pseudo_m pred_m pseudo_eval seg_eval
-  scored=$(scored_manifest baseline "$TRAIN_M" mask)
-  evaluate baseline "$scored" --pred pred --missing empty
-  base=$(miou_of "$EXP/eval/baseline.txt")
+  # Images without ground truth (zero-shot on unlabelled data): masks made, not scored.
+  local has_gt=1
+  grep -q '"mask"' "${EVAL_M:-$TRAIN_M}" || has_gt=0
+  base=null
+  if [ $has_gt = 1 ]; then
+    scored=$(scored_manifest baseline "$TRAIN_M" mask)
+    evaluate baseline "$scored" --pred pred --missing empty
+    base=$(miou_of "$EXP/eval/baseline.txt")
+  fi
   local md="$EXP/results.md.tmp" json="$EXP/results.json.tmp"
   {
     echo "| pseudo masks | pseudo-mask mIoU (train) | segmentation mIoU (val) | time: pseudo masks | time: segmentation |"
     echo "|---|---|---|---|---|"
-    printf "| all background (baseline) | %s | - | - | - |\n" "$base"
+    printf "| all background (baseline) | %s | - | - | - |\n" "${base/null/- (no ground truth)}"
   } > "$md"
   for row in $ROWS; do
     label=$(row_label "$row")
@@ -62,10 +68,13 @@ write_table() {
       pm=100
     else
       pseudo_m=$EXP/pseudo-$row/manifest.jsonl
-      scored=$(scored_manifest "pseudo-$row" "$pseudo_m" pseudo)
-      evaluate "pseudo-$row" "$scored" --pred pseudo
-      pm=$(miou_of "$EXP/eval/pseudo-$row.txt")
-      pseudo_eval=$EXP/eval/pseudo-$row.json
+      pm=null
+      if [ $has_gt = 1 ]; then
+        scored=$(scored_manifest "pseudo-$row" "$pseudo_m" pseudo)
+        evaluate "pseudo-$row" "$scored" --pred pseudo
+        pm=$(miou_of "$EXP/eval/pseudo-$row.txt")
+        pseudo_eval=$EXP/eval/pseudo-$row.json
+      fi
       stages=$(row_stages "$row")
     fi
     sm=null t_seg=null
@@ -78,7 +87,7 @@ write_table() {
     fi
     t_pseudo=null
     [ -n "$stages" ] && t_pseudo=$(stage_time $stages)
-    printf "| %s | %s | %s | %s | %s |\n" "$label" "$pm" "${sm/null/-}" "${t_pseudo/null/-}${stages:+s}" \
+    printf "| %s | %s | %s | %s | %s |\n" "$label" "${pm/null/-}" "${sm/null/-}" "${t_pseudo/null/-}${stages:+s}" \
       "$([ "$t_seg" = null ] && echo - || echo "${t_seg}s")" >> "$md"
     json_rows+=$(printf '%s{"row": "%s", "label": "%s", "pseudo_miou_train": %s, "seg_miou_val": %s, "seconds_pseudo": %s, "seconds_seg": %s, "stages": "%s", "pseudo_manifest": %s, "pseudo_eval": %s, "pred_manifest": %s, "seg_eval": %s}' \
       "${json_rows:+, }" "$row" "$(json_escape "$label")" "$pm" "$sm" "$t_pseudo" "$t_seg" "$stages" \

@@ -63,9 +63,12 @@ check_experiment() {
   for r in $rows; do assert_grep "\"row\": \"$r\"" "$exp/results.json"; done
 }
 
-# same_outputs A B: every output file equal, bar logs, times and the table's timings.
+# same_outputs A B: every output file equal, bar logs, times, the table's timings
+# and what names the experiment's own paths (meta.json's command lines, the
+# checkpoints' resume state, which holds the options).
 same_outputs() {
   diff -r -q -x log -x times -x results.md -x results.json -x config.sh -x config.json -x cmd -x meta.json \
+    -x checkpoint.state \
     -x '*.pairs.jsonl' "$1" "$2" || fail "$1 and $2 differ"
   diff <(grep -oE '"(pseudo|seg)_miou_[a-z]+": [0-9.null]+' "$1/results.json") \
        <(grep -oE '"(pseudo|seg)_miou_[a-z]+": [0-9.null]+' "$2/results.json") || fail "the tables of $1 and $2 differ"
