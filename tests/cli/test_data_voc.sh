@@ -68,10 +68,10 @@ expect_exit 1 wsss-data voc --classes classes.txt $VOC badcustom
 assert_grep "Annotations/2007_000003.xml:[0-9]+: class name 'sofa-bed' is not in the vocabulary \(custom\)" "$T/err"
 [ ! -e badcustom/manifest.jsonl ] || fail "manifest left after a failed import"
 printf 'background\ncat\n\ndog\n' > gap.txt
-expect_exit 2 wsss-data voc --classes gap.txt $VOC badgap
+expect_exit 1 wsss-data voc --classes gap.txt $VOC badgap
 assert_grep 'gap.txt:3: blank line inside the class list' "$T/err"
 printf 'background\ncat\ncat\n' > dup.txt
-expect_exit 2 wsss-data voc --classes dup.txt $VOC baddup
+expect_exit 1 wsss-data voc --classes dup.txt $VOC baddup
 assert_grep "dup.txt: class name 'cat' appears twice" "$T/err"
 sed -i 's#<name>sofa-bed</name>#<name>television</name>#' $VOC/Annotations/2007_000003.xml
 # Malformed XML.
