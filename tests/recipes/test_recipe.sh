@@ -97,7 +97,19 @@ case $recipe in
     # Pseudo masks for train_aug, scored on train (here the same images: both lists hold them).
     assert_grep '"split": "train_aug"|train_aug' exp/train/meta.json
     run_recipe exp2 voc12/irn.conf VOC_ROOT=data/VOC2012
-    same_outputs exp exp2 ;;
+    same_outputs exp exp2
+    # CLIP-ES's row, training-free, with the random small CLIP of the clip tests in
+    # place of ViT-B-16.pt (skipped without CLIP's BPE file).
+    bpe="${WSSS_CLIP_DATA:-$WSSS_SOURCE/../shared/data/clip}/bpe_simple_vocab_16e6.txt.gz"
+    if [ -f "$bpe" ] && $PY -c "import torch" 2>/dev/null; then
+      $PY "$WSSS_SOURCE/tests/python/clip_cli_fixture.py" clip
+      cp "$bpe" clip/
+      run_recipe clip voc12/clip_es.conf VOC_ROOT=data/VOC2012 CLIP_MODEL="$T/clip/model.pt"
+      check_experiment clip voc12/clip_es.conf VOC_ROOT=data/VOC2012
+      assert_grep 'wsss-pseudo .*--field refined --ignore confidence:0.95' clip/log/pseudo-clip-es.log
+      assert_grep 'wsss-refine crf .*--preset deeplab --bg-power 1' clip/log/clip-es-crf.log
+      [ ! -e clip/cls ] || fail "clip_es.conf trained a classifier"
+    fi ;;
   coco14)
     $PY "$WSSS_SOURCE/tests/recipes/make_trees.py" coco s_train s_val data
     run_recipe exp coco14/irn.conf COCO_ROOT=data/coco
