@@ -41,15 +41,42 @@ std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const
 
 }  // namespace
 
+void check_model_classes(const std::vector<std::string>& class_names, const fs::path& model, const Vocabulary& vocab) {
+  std::vector<std::string> names(vocab.classes.begin() + 1, vocab.classes.end());
+  if (class_names.size() != names.size())
+    throw InputError(model, "model has " + std::to_string(class_names.size()) + " classes but the data's vocabulary '" +
+                                vocab.name + "' has " + std::to_string(names.size()));
+  if (class_names != names)
+    throw InputError(model, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
+}
+
 models::LoadedCamNet load_for_vocabulary(const fs::path& model, const Vocabulary& vocab) {
   models::LoadedCamNet loaded = models::load_cam_net(model);
-  std::vector<std::string> names(vocab.classes.begin() + 1, vocab.classes.end());
-  if (loaded.class_names.size() != names.size())
-    throw InputError(model, "model has " + std::to_string(loaded.class_names.size()) + " classes but the data's vocabulary '" +
-                                vocab.name + "' has " + std::to_string(names.size()));
-  if (loaded.class_names != names)
-    throw InputError(model, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
+  check_model_classes(loaded.class_names, model, vocab);
   return loaded;
+}
+
+std::vector<std::vector<int>> training_labels(const Manifest& data, const Vocabulary& vocab) {
+  std::vector<std::vector<int>> labels;
+  for (const Record& r : data.records) labels.push_back(required_labels(r, vocab, data.path));
+  return labels;
+}
+
+train::Batch classification_batch(const Manifest& data, const std::vector<std::vector<int>>& labels, int k,
+                                  const train::EpochSampler& sampler, std::size_t index,
+                                  const ClassifierAugmentation& a) {
+  std::vector<torch::Tensor> images, targets;
+  for (const train::EpochSampler::Item& item : sampler.batch(index)) {
+    const Record& r = data.records[item.record];
+    std::mt19937_64 rng = augmentation_rng(a.seed, item.epoch, record_id(r));
+    cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", data.path)), a.resize_min,
+                                     a.resize_max, rng);
+    ChwImage chw = normalize(img);
+    if (rng() & 1) chw = flip_horizontal(chw);
+    images.push_back(to_tensor(random_crop(chw, a.crop, 0.0f, rng)));
+    targets.push_back(multi_hot(labels[item.record], k));
+  }
+  return {torch::stack(images), torch::stack(targets)};
 }
 
 namespace {
@@ -84,7 +111,7 @@ class ClassifierTrainTask : public train::TrainTask {
                       const Manifest* validation)
       : data_(data), vocab_(vocab), o_(o), validation_(validation), k_(vocab.num_foreground()),
         spec_(models::ModelSpec::irn(o.arch, o.width)), sampler_(data.records.size(), o.batch, o.seed) {
-    for (const Record& r : data.records) labels_.push_back(required_labels(r, vocab, data.path));
+    labels_ = training_labels(data, vocab);
     torch::manual_seed(o.seed);
     device_ = models::resolve_device(o.device);
     net_ = models::CamNet(spec_, k_);
@@ -136,18 +163,7 @@ class ClassifierTrainTask : public train::TrainTask {
 
   // The order and augmentation of a batch depend only on (seed, epoch, id).
   train::Batch load(std::size_t index) override {
-    std::vector<torch::Tensor> images, targets;
-    for (const train::EpochSampler::Item& item : sampler_.batch(index)) {
-      const Record& r = data_.records[item.record];
-      std::mt19937_64 rng = augmentation_rng(o_.seed, item.epoch, record_id(r));
-      cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", data_.path)), o_.resize_min,
-                                       o_.resize_max, rng);
-      ChwImage chw = normalize(img);
-      if (rng() & 1) chw = flip_horizontal(chw);
-      images.push_back(to_tensor(random_crop(chw, o_.crop, 0.0f, rng)));
-      targets.push_back(multi_hot(labels_[item.record], k_));
-    }
-    return {torch::stack(images), torch::stack(targets)};
+    return classification_batch(data_, labels_, k_, sampler_, index, {o_.resize_min, o_.resize_max, o_.crop, o_.seed});
   }
 
   train::StepLoss loss(const train::Batch& batch) override {
