@@ -28,9 +28,10 @@ m=$fixture/data/manifest.jsonl
 "$python" "$ref" recam "$fixture"
 # LPCAM: plain CAMs (IRN's make_cam) split the features, as LPCAM's cam_out_dir does.
 "$bin/wsss-cam" -q -j2 --model "$fixture/cls.safetensors" "$m" "$fixture/cam"
-# The random classifier is unsure of everything: lower probability thresholds
-# make some centres of each kind pass (the test needs both to be non-empty).
-"$bin/wsss-lpcam" cluster -q -j2 --clusters 4 --class-prob 0.3 --context-prob 0.05:0.3 --tol 1e-6 \
+# A random classifier's CAMs are broad and its probabilities low: a CAM split at
+# 0.5 and lower probability thresholds give both kinds of prototypes for most
+# classes and none for two (their maps are zero), so every path is compared.
+"$bin/wsss-lpcam" cluster -q -j2 --clusters 4 --cam-threshold 0.5 --class-prob 0.1 --context-prob 0.03:0.3 --tol 1e-6 \
   --model "$fixture/cls.safetensors" "$fixture/cam/manifest.jsonl" "$fixture/proto"
 "$bin/wsss-cam" -q -j2 --lpcam "$fixture/proto/prototypes.safetensors" --scales 1.0 \
   --model "$fixture/cls.safetensors" "$m" "$fixture/lp1"

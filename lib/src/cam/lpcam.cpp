@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -50,7 +51,7 @@ torch::Tensor normalise_rows(const torch::Tensor& x) {
 std::vector<std::int64_t> kmeans_initial_rows(std::int64_t n, int k, std::uint64_t seed) {
   if (k < 0 || k > n) throw Error("k-means: cannot choose " + std::to_string(k) + " of " + std::to_string(n) + " rows");
   std::mt19937_64 rng(seed);
-  std::vector<std::int64_t> rows(std::size_t(n));
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(n));
   std::iota(rows.begin(), rows.end(), std::int64_t(0));
   for (std::int64_t i = 0; i < k; ++i) {
     std::int64_t j = i + std::int64_t(bounded(rng(), std::uint64_t(n - i)));
@@ -401,7 +402,7 @@ void cluster_prototypes(const Manifest& data, const Vocabulary& vocab, const fs:
   vocab.save(out_dir / kVocabularyFile);
   nlohmann::ordered_json extra;
   extra["classifier"] = model.string();
-  extra["classes"] = per_class;
+  extra["classes"] = nlohmann::ordered_json::parse(per_class.dump());
   write_meta(out_dir / "meta.json", o.provenance, data.content_hash, extra);
   st::write(out, std::move(views), metadata);  // last: "prototypes exist" means "clustering done"
 }
