@@ -26,8 +26,8 @@ WSSS_METHODS_FIXTURE="$fixture" "$test_bin" "[recam_python]"
 m=$fixture/data/manifest.jsonl
 "$bin/wsss-cam" -q -j2 --recam --scales 1.0 --model "$fixture/recam.safetensors" "$m" "$fixture/recam1"
 "$python" "$ref" recam "$fixture"
-# LPCAM: plain CAMs (IRN's make_cam) split the features, as LPCAM's cam_out_dir does.
-"$bin/wsss-cam" -q -j2 --model "$fixture/cls.safetensors" "$m" "$fixture/cam"
+# LPCAM: plain CAMs (IRN's make_cam; one scale is enough here) split the features, as LPCAM's cam_out_dir does.
+"$bin/wsss-cam" -q -j2 --scales 1.0 --model "$fixture/cls.safetensors" "$m" "$fixture/cam"
 # A random classifier's CAMs are broad and its probabilities low: a CAM split at
 # 0.5 and lower probability thresholds give both kinds of prototypes for most
 # classes and none for two (their maps are zero), so every path is compared.

@@ -58,7 +58,7 @@ TEST_CASE("ReCAM: the batched product gives the reference's B x K x C x h x w lo
   torch::Tensor fast = recam_cross_entropy(f_fast, w_rec, targets);
   torch::Tensor ref = class_predictor_loop(f_ref, w_rec, targets);
   CHECK(std::abs(fast.item<double>() - ref.item<double>()) <= 1e-6 * std::abs(ref.item<double>()));
-  auto g_fast = torch::autograd::grad({fast}, {feat, w_cls, w_rec});
+  auto g_fast = torch::autograd::grad({fast}, {feat, w_cls, w_rec}, {}, /*retain_graph=*/true);  // cams is shared
   auto g_ref = torch::autograd::grad({ref}, {feat, w_cls, w_rec});
   for (int i = 0; i < 3; ++i) CHECK(max_relative(g_fast[i], g_ref[i]) < 1e-4);
 

@@ -165,17 +165,20 @@ std::unique_ptr<ItemProcessor> make_cam_processor(const fs::path& model, const V
   cam_options.scales = options.scales;
   cam_options.flip = options.flip;
   cam_options.lowres = options.lowres;
+  // IRN's make_cam over a network's raw class maps (the CAM's or ReCAM's).
+  auto make_cam_maps = [&](CamFunction network) -> MapsFunction {
+    return [network, cam_options, device](const std::vector<torch::Tensor>& inputs, int h, int w,
+                                          const std::vector<std::int64_t>& index) {
+      return make_cam(inputs, h, w, index, network, cam_options, device);
+    };
+  };
   MapsFunction maps;
   if (options.recam) {
     models::LoadedRecamNet loaded = models::load_recam_net(model);
     check_model_classes(loaded.class_names, model, vocab);
     loaded.net->to(device);
     auto net = loaded.net.ptr();
-    maps = [net, cam_options, device](const std::vector<torch::Tensor>& inputs, int h, int w,
-                                      const std::vector<std::int64_t>& index) {
-      return make_cam(inputs, h, w, index, [&](const torch::Tensor& x) { return net->recam_maps(x); }, cam_options,
-                      device);
-    };
+    maps = make_cam_maps([net](const torch::Tensor& x) { return net->recam_maps(x); });
   } else if (!options.prototypes.empty()) {
     models::LoadedCamNet loaded = load_for_vocabulary(model, vocab);
     const Prototypes prototypes = read_prototypes(options.prototypes);
@@ -196,11 +199,7 @@ std::unique_ptr<ItemProcessor> make_cam_processor(const fs::path& model, const V
     models::LoadedCamNet loaded = load_for_vocabulary(model, vocab);
     loaded.net->to(device);
     auto net = loaded.net.ptr();
-    maps = [net, cam_options, device](const std::vector<torch::Tensor>& inputs, int h, int w,
-                                      const std::vector<std::int64_t>& index) {
-      return make_cam(inputs, h, w, index, [&](const torch::Tensor& x) { return net->class_maps(x); }, cam_options,
-                      device);
-    };
+    maps = make_cam_maps([net](const torch::Tensor& x) { return net->class_maps(x); });
   }
   return std::make_unique<CamProcessor>(vocab, manifest, out_dir, options, device, std::move(maps));
 }

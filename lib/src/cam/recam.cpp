@@ -1,5 +1,7 @@
 #include "wsss/cam/recam.hpp"
 
+#include "classification_task.hpp"
+
 #include "wsss/cam/classifier.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
@@ -75,14 +77,13 @@ RecamLoss recam_loss(models::RecamNetImpl& net, const torch::Tensor& images, con
 
 namespace {
 
-class RecamTrainTask : public train::TrainTask {
+class RecamTrainTask : public ClassificationTask {
  public:
   RecamTrainTask(const Manifest& data, const Vocabulary& vocab, const RecamTrainOptions& o)
-      : data_(data), vocab_(vocab), o_(o), k_(vocab.num_foreground()),
-        sampler_(data.records.size(), o.batch, o.seed) {
-    labels_ = training_labels(data, vocab);
+      : ClassificationTask(data, vocab, o.epochs, o.batch, {o.resize_min, o.resize_max, o.crop, o.seed},
+                           models::kModelRecam, o.device),
+        o_(o) {
     torch::manual_seed(o.seed);  // the predictor's initial weights
-    device_ = models::resolve_device(o.device);
     models::LoadedRecamNet loaded = models::recam_from_classifier(o.init);
     check_model_classes(loaded.class_names, o.init, vocab);
     net_ = loaded.net;
@@ -97,49 +98,18 @@ class RecamTrainTask : public train::TrainTask {
     log::info("ReCAM from ", o.init, ": ", spec_.describe(), ", ", k_, " classes");
     net_->frozen_stages = o.frozen_stages;
     net_->backbone->set_frozen_batchnorm(o.freeze_bn);
-    // conv1 and bn1 never train (ReCAM's Net.train()).
-    for (auto& p : net_->named_parameters())
-      if (p.key().rfind("backbone.conv1.", 0) == 0 || p.key().rfind("backbone.bn1.", 0) == 0)
-        p.value().set_requires_grad(false);
+    freeze_stem(*net_);
     net_->to(device_);
-    std::vector<torch::Tensor> backbone, classifier, predictor;
-    for (auto& p : net_->named_parameters()) {
-      if (!p.value().requires_grad()) continue;
-      const std::string& name = p.key();
-      (name.rfind("predictor.", 0) == 0 ? predictor : name.rfind("classifier.", 0) == 0 ? classifier : backbone)
-          .push_back(p.value());
-    }
-    using torch::optim::SGDOptions;
-    auto group_options = [&](double lr) {
-      return std::make_unique<SGDOptions>(SGDOptions(lr).momentum(o.momentum).weight_decay(o.weight_decay));
-    };
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(backbone, group_options(o.lr * o.backbone_lr_mult));
-    groups.emplace_back(classifier, group_options(o.lr * o.backbone_lr_mult));
-    groups.emplace_back(predictor, group_options(o.lr));
-    optimizer_ = std::make_unique<torch::optim::SGD>(groups, SGDOptions(o.lr));
+    // train_recam.py: backbone and classifier at 0.1 x the predictor's rate.
+    auto groups = parameter_groups(*net_, {"classifier.", "predictor."});
+    optimizer_ = make_sgd({{groups[2], o.lr * o.backbone_lr_mult}, {groups[0], o.lr * o.backbone_lr_mult},
+                           {groups[1], o.lr}},
+                          o.momentum, o.weight_decay);
   }
 
-  train::Schedule schedule() const override {
-    train::Schedule s;
-    s.unit = train::Unit::Epoch;
-    s.total = o_.epochs;
-    s.steps_per_unit = sampler_.steps_per_epoch();
-    return s;
-  }
   torch::nn::Module& network() override { return *net_; }
-  const models::ModelSpec& backbone_spec() const override { return spec_; }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }
   nlohmann::json options_json() const override { return o_.to_json(); }
-  std::vector<std::string> resume_ignored() const override { return {"init"}; }
-  std::map<std::string, std::string> model_metadata() const override {
-    auto metadata = models::make_metadata(spec_, {vocab_.classes.begin() + 1, vocab_.classes.end()}, o_.to_json());
-    metadata[models::kMetaModel] = models::kModelRecam;
-    return metadata;
-  }
-  train::Batch load(std::size_t index) override {
-    return classification_batch(data_, labels_, k_, sampler_, index, {o_.resize_min, o_.resize_max, o_.crop, o_.seed});
-  }
   train::StepLoss loss(const train::Batch& batch) override {
     RecamLoss l = recam_loss(*net_, batch[0].to(device_), batch[1].to(device_), o_.loss_weight);
     return {l.total, {{"bce", l.bce}, {"ce", l.ce}, {"acc", l.accuracy}}};
@@ -147,14 +117,7 @@ class RecamTrainTask : public train::TrainTask {
   std::string divergence_hint() const override { return "lower --lr or --loss-weight"; }
 
  private:
-  const Manifest& data_;
-  const Vocabulary& vocab_;
   RecamTrainOptions o_;
-  int k_;
-  train::EpochSampler sampler_;
-  std::vector<std::vector<int>> labels_;
-  torch::Device device_{torch::kCPU};
-  models::ModelSpec spec_;
   models::RecamNet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> optimizer_;
 };

@@ -71,42 +71,41 @@ ModelHeader read_model_header(const fs::path& file, const std::string& want, con
   return h;
 }
 
+// Builds the network of `h` and loads the file's tensors into it.
+template <class Loaded>
+Loaded build_and_load(const fs::path& file, const ModelHeader& h, bool allow_missing, LoadReport* report = nullptr) {
+  Loaded loaded;
+  loaded.class_names = h.class_names;
+  loaded.net = decltype(loaded.net)(h.spec, std::int64_t(h.class_names.size()));
+  LoadOptions options;
+  options.expected_spec = &h.spec;
+  options.allow_missing = allow_missing;
+  LoadReport r = load_weights(*loaded.net, file, options);
+  if (report) *report = r;
+  return loaded;
+}
+
 }  // namespace
 
 LoadedCamNet load_cam_net(const fs::path& file) {
   ModelHeader h = read_model_header(file, kModelCamClassifier, "train one with wsss-classify train",
                                     "a ReCAM model: use wsss-cam --recam");
-  LoadedCamNet loaded;
-  loaded.class_names = h.class_names;
-  loaded.net = CamNet(h.spec, std::int64_t(loaded.class_names.size()));
-  LoadOptions options;
-  options.expected_spec = &h.spec;
-  load_weights(*loaded.net, file, options);
+  auto loaded = build_and_load<LoadedCamNet>(file, h, false);
   loaded.net->eval();
   return loaded;
 }
 
 LoadedRecamNet load_recam_net(const fs::path& file) {
   ModelHeader h = read_model_header(file, kModelRecam, "train one with wsss-classify recam");
-  LoadedRecamNet loaded;
-  loaded.class_names = h.class_names;
-  loaded.net = RecamNet(h.spec, std::int64_t(loaded.class_names.size()));
-  LoadOptions options;
-  options.expected_spec = &h.spec;
-  load_weights(*loaded.net, file, options);
+  auto loaded = build_and_load<LoadedRecamNet>(file, h, false);
   loaded.net->eval();
   return loaded;
 }
 
 LoadedRecamNet recam_from_classifier(const fs::path& file) {
   ModelHeader h = read_model_header(file, kModelCamClassifier, "ReCAM starts from a model of wsss-classify train");
-  LoadedRecamNet loaded;
-  loaded.class_names = h.class_names;
-  loaded.net = RecamNet(h.spec, std::int64_t(loaded.class_names.size()));
-  LoadOptions options;
-  options.expected_spec = &h.spec;
-  options.allow_missing = true;  // the predictor, checked below
-  LoadReport report = load_weights(*loaded.net, file, options);
+  LoadReport report;
+  auto loaded = build_and_load<LoadedRecamNet>(file, h, true, &report);  // the predictor is new
   for (const std::string& name : report.missing)
     if (name != "predictor.weight")
       throw InputError(file, "tensor '" + name + "' of the CAM classifier is missing from the file");

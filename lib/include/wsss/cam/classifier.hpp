@@ -49,25 +49,6 @@ struct ClassifierTrainOptions : train::TrainOptions {
 train::TrainResult train_classifier(const Manifest& train, const Vocabulary& vocab, const fs::path& out_dir,
                                     const ClassifierTrainOptions& options, const Manifest* validation);
 
-// IRN's classifier augmentation, shared by the CAM classifier's and ReCAM's
-// training: the long side resized to a random integer in [resize_min,
-// resize_max], a random horizontal flip, a random crop (padded with 0 after
-// normalisation). Depends only on (seed, epoch, image id).
-struct ClassifierAugmentation {
-  int resize_min = 320, resize_max = 640, crop = 512;
-  std::uint64_t seed = 0;
-};
-
-// The image-level labels of every training record (InputError naming the
-// manifest and the item when a record has none).
-std::vector<std::vector<int>> training_labels(const Manifest& data, const Vocabulary& vocab);
-
-// Loader batch `index` of a classifier-style training run: images
-// [B, 3, crop, crop] and multi-hot targets [B, K] (K = labels' vocabulary size).
-train::Batch classification_batch(const Manifest& data, const std::vector<std::vector<int>>& labels, int k,
-                                  const train::EpochSampler& sampler, std::size_t index,
-                                  const ClassifierAugmentation& augmentation);
-
 // Adds "scores" (sigmoid probabilities for ids 1..K) and "pred_labels" (ids whose
 // score >= threshold) to each record; with set_labels, also "labels" where the
 // record has none. Writes no files besides the manifest.
