@@ -23,7 +23,7 @@ STEPS=${STEPS:-3}
 N=${N:-6}
 SIZE=${SIZE:-500x375}
 J=${J:-2}
-LOSS_SHAPE=${LOSS_SHAPE:-"16 20 2048 32 32"}
+LOSS_SHAPE=${LOSS_SHAPE:-"16 20 2048 16 16"}  # VOC: 16 20 2048 32 32 (2.7 GB per B x K x C x h x w tensor)
 export PATH="$(cd "$BIN" && pwd):$PATH"
 command -v wsss_bench_methods >/dev/null || { echo "wsss_bench_methods not built (needs LibTorch)"; exit 1; }
 calc() { awk "BEGIN { print $1 }"; }
@@ -46,7 +46,7 @@ head -n "$N" "$W/train/manifest.jsonl" > "$W/train/maps.jsonl"
 wsss_bench_cam save-model "$W/train/classes.json" "$W/cls.safetensors" "$ARCH" "$WIDTH" >/dev/null
 
 # --- 1. training steps (random weights and a tiny rate: only the cost matters)
-COMMON=(-j "$J" -q --crop "$CROP" --batch "$BATCH" --epochs 1 --lr 1e-9 --resize-long 320:640)
+COMMON=(-j "$J" --crop "$CROP" --batch "$BATCH" --epochs 1 --lr 1e-9 --resize-long 320:640)
 printf '%-52s %10s %10s %10s\n' "training, $STEPS steps of batch $BATCH at crop $CROP" "s/step" "cpu s" "RSS MB"
 declare -A step
 for run in cam3 cam1 recam; do
