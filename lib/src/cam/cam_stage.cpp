@@ -8,6 +8,7 @@
 
 #include "wsss/cam/cam.hpp"
 #include "wsss/cam/classifier.hpp"
+#include "wsss/cam/lpcam.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/io/image.hpp"
 #include "wsss/io/npy.hpp"
@@ -41,17 +42,17 @@ cv::Mat cam_preview(const cv::Mat& rgb, const torch::Tensor& cams, const std::ve
   return out;
 }
 
+// One image's maps from its per-scale input batches (scale_batch) and the
+// 0-based class indices: make_cam with a network, or LPCAM.
+using MapsFunction = std::function<CamResult(const std::vector<torch::Tensor>& inputs, int height, int width,
+                                             const std::vector<std::int64_t>& index)>;
+
 class CamProcessor : public ItemProcessor {
  public:
-  CamProcessor(const fs::path& model, const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
-               const CamStageOptions& options)
-      : loaded_(load_for_vocabulary(model, vocab)), device_(models::resolve_device(options.device)),
-        vocab_(vocab), manifest_(manifest), out_dir_(out_dir), options_(options) {
-    loaded_.net->to(device_);
-    cam_options_.scales = options.scales;
-    cam_options_.flip = options.flip;
-    cam_options_.lowres = options.lowres;
-  }
+  CamProcessor(const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
+               const CamStageOptions& options, const torch::Device& device, MapsFunction maps)
+      : maps_(std::move(maps)), device_(device), vocab_(vocab), manifest_(manifest), out_dir_(out_dir),
+        options_(options) {}
 
   std::vector<fs::path> outputs(const Record& r) const override {
     std::vector<fs::path> files = {item_file(out_dir_, "cam", record_id(r), ".npy")};
@@ -81,9 +82,7 @@ class CamProcessor : public ItemProcessor {
     // cannot be interpolated).
     if (!classes.empty()) {
       auto lock = gate_.enter();
-      cams = make_cam(inputs, rgb.rows, rgb.cols, index, [&](const torch::Tensor& x) {
-        return loaded_.net->class_maps(x);
-      }, cam_options_, device_);
+      cams = maps_(inputs, rgb.rows, rgb.cols, index);
     }
     NpyDType dtype = options_.float16 ? NpyDType::Float16 : NpyDType::Float32;
     auto files = outputs(r);
@@ -136,12 +135,11 @@ class CamProcessor : public ItemProcessor {
     return {};
   }
 
-  models::LoadedCamNet loaded_;
+  MapsFunction maps_;
   torch::Device device_;
   Vocabulary vocab_;
   fs::path manifest_, out_dir_;
   CamStageOptions options_;
-  CamOptions cam_options_;
   models::DeviceGate gate_{device_};
 };
 
@@ -160,7 +158,50 @@ std::unique_ptr<ItemProcessor> make_cam_processor(const fs::path& model, const V
   // One single-threaded network per worker (the model loads on this thread):
   // outputs identical for any -j (docs/determinism.md).
   models::use_single_threaded_torch();
-  return std::make_unique<CamProcessor>(model, vocab, manifest, out_dir, options);
+  if (options.recam && !options.prototypes.empty())
+    throw UsageError("--recam and --lpcam exclude each other (ReCAM needs its own model, LPCAM the CAM classifier)");
+  const torch::Device device = models::resolve_device(options.device);
+  CamOptions cam_options;
+  cam_options.scales = options.scales;
+  cam_options.flip = options.flip;
+  cam_options.lowres = options.lowres;
+  // IRN's make_cam over a network's raw class maps (the CAM's or ReCAM's).
+  auto make_cam_maps = [&](CamFunction network) -> MapsFunction {
+    return [network, cam_options, device](const std::vector<torch::Tensor>& inputs, int h, int w,
+                                          const std::vector<std::int64_t>& index) {
+      return make_cam(inputs, h, w, index, network, cam_options, device);
+    };
+  };
+  MapsFunction maps;
+  if (options.recam) {
+    models::LoadedRecamNet loaded = models::load_recam_net(model);
+    check_model_classes(loaded.class_names, model, vocab);
+    loaded.net->to(device);
+    auto net = loaded.net.ptr();
+    maps = make_cam_maps([net](const torch::Tensor& x) { return net->recam_maps(x); });
+  } else if (!options.prototypes.empty()) {
+    models::LoadedCamNet loaded = load_for_vocabulary(model, vocab);
+    const Prototypes prototypes = read_prototypes(options.prototypes);
+    check_prototypes_match(prototypes, options.prototypes, model, loaded.class_names,
+                           loaded.net->classifier->weight.size(1));
+    loaded.net->to(device);
+    auto net = loaded.net.ptr();
+    auto lpcam = std::make_shared<LpcamMaps>(prototypes, device);
+    const bool lowres = options.lowres;
+    maps = [net, lpcam, device, lowres](const std::vector<torch::Tensor>& inputs, int h, int w,
+                                        const std::vector<std::int64_t>& index) {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> features;
+      for (const torch::Tensor& batch : inputs) features.push_back(flip_sum(net->features(batch.to(device))));
+      return lpcam->compute(features, h, w, index, lowres);
+    };
+  } else {
+    models::LoadedCamNet loaded = load_for_vocabulary(model, vocab);
+    loaded.net->to(device);
+    auto net = loaded.net.ptr();
+    maps = make_cam_maps([net](const torch::Tensor& x) { return net->class_maps(x); });
+  }
+  return std::make_unique<CamProcessor>(vocab, manifest, out_dir, options, device, std::move(maps));
 }
 
 }  // namespace wsss::cam
