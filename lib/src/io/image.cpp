@@ -99,13 +99,25 @@ cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file) {
 
 cv::Mat read_image_rgb(const fs::path& file) { return decode_image_rgb(read_file(file), file); }
 
-void write_image_rgb(const fs::path& file, const cv::Mat& rgb) {
+std::string encode_image_rgb(const cv::Mat& rgb, const std::string& ext, int jpeg_quality) {
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   std::vector<uchar> buf;
+  std::vector<int> params;
+  if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
+  if (!cv::imencode(ext, bgr, buf, params)) throw Error("cannot encode an image as " + ext);
+  return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
+}
+
+void write_image_rgb(const fs::path& file, const cv::Mat& rgb) {
   std::string ext = file.extension().string();
-  if (!cv::imencode(ext.empty() ? ".png" : ext, bgr, buf)) throw Error(file.string() + ": cannot encode image");
-  write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  std::string bytes;
+  try {
+    bytes = encode_image_rgb(rgb, ext.empty() ? ".png" : ext);
+  } catch (const Error&) {
+    throw Error(file.string() + ": cannot encode image");
+  }
+  write_file_atomic(file, bytes);
 }
 
 }  // namespace wsss

@@ -17,5 +17,7 @@ cv::Mat read_image_rgb(const fs::path& file);
 cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file);
 // Writes an RGB image atomically; the format follows the extension.
 void write_image_rgb(const fs::path& file, const cv::Mat& rgb);
+// Encodes an RGB image in memory: `ext` ".png" or ".jpg" (JPEG at `jpeg_quality`).
+std::string encode_image_rgb(const cv::Mat& rgb, const std::string& ext, int jpeg_quality = 95);
 
 }  // namespace wsss
