@@ -162,15 +162,16 @@ TEST_CASE("fit keeps exact colours when enlarging or crisp", "[viz]") {
 }
 
 TEST_CASE("panels are titled and laid out left to right, rows top to bottom", "[viz]") {
-  const cv::Mat a = constant_image(5, 3, 200, 0, 0), b = constant_image(7, 4, 0, 200, 0);
+  const int wa = 40;
+  const cv::Mat a = constant_image(wa, 3, 200, 0, 0), b = constant_image(7, 4, 0, 200, 0);
   const cv::Mat row = panel_row({{"first", a}, {"", b}});
   REQUIRE(row.rows == 4 + kTitleHeight);
-  REQUIRE(row.cols == 5 + kGap + 7);
+  REQUIRE(row.cols == wa + kGap + 7);
   CHECK(px(row, kTitleHeight, 0) == rgb(200, 0, 0));
-  CHECK(px(row, kTitleHeight + 2, 4) == rgb(200, 0, 0));
+  CHECK(px(row, kTitleHeight + 2, wa - 1) == rgb(200, 0, 0));
   CHECK(px(row, kTitleHeight + 3, 0) == rgb(255, 255, 255));  // below the shorter panel
-  CHECK(px(row, kTitleHeight, 5 + kGap) == rgb(0, 200, 0));
-  CHECK(px(row, kTitleHeight + 3, 5 + kGap + 6) == rgb(0, 200, 0));
+  CHECK(px(row, kTitleHeight, wa + kGap) == rgb(0, 200, 0));
+  CHECK(px(row, kTitleHeight + 3, wa + kGap + 6) == rgb(0, 200, 0));
   // A title is drawn (dark pixels in its bar), an empty one leaves the bar white.
   auto dark_in = [&](int x0, int x1) {
     int n = 0;
@@ -178,12 +179,13 @@ TEST_CASE("panels are titled and laid out left to right, rows top to bottom", "[
       for (int x = x0; x < x1; ++x) n += px(row, y, x)[0] < 128;
     return n;
   };
-  CHECK(dark_in(0, 5) > 0);
-  CHECK(dark_in(5 + kGap, 5 + kGap + 7) == 0);
-  const cv::Mat stacked = stack_rows({a, b});
-  REQUIRE((stacked.rows == 3 + kGap + 4 && stacked.cols == 7));
-  CHECK(px(stacked, 0, 6) == rgb(255, 255, 255));  // right of the narrower row
-  CHECK(px(stacked, 3 + kGap, 6) == rgb(0, 200, 0));
+  CHECK(dark_in(0, wa) > 0);
+  CHECK(dark_in(wa + kGap, wa + kGap + 7) == 0);
+  const cv::Mat stacked = stack_rows({b, a});
+  REQUIRE((stacked.rows == 4 + kGap + 3 && stacked.cols == wa));
+  CHECK(px(stacked, 0, 6) == rgb(0, 200, 0));
+  CHECK(px(stacked, 0, 7) == rgb(255, 255, 255));  // right of the narrower row
+  CHECK(px(stacked, 4 + kGap, wa - 1) == rgb(200, 0, 0));
 }
 
 TEST_CASE("the error legend shows every error colour", "[viz]") {

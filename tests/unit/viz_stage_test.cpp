@@ -3,6 +3,7 @@
 // sizes and pixel values) and the grid's order.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <opencv2/core.hpp>
 
 #include "test_util.hpp"
@@ -126,16 +127,21 @@ TEST_CASE("--sample is seeded, independent of the manifest's order and stable wh
   Manifest reversed = m;
   std::reverse(reversed.records.begin(), reversed.records.end());
   CHECK(ids_of(select_records(reversed, three_classes(), s, VizOptions(), 1)) == ids_of(a));
-  // Adding images keeps a chosen image chosen unless a new one ranks before it.
+  // Adding images keeps a chosen image chosen unless a new one ranks before it:
+  // every old image in the sample of the larger set was in the old sample.
   Manifest more = m;
   for (int i = 40; i < 60; ++i) {
     Record r;
     r["id"] = "img" + std::to_string(1000 + i);
     more.records.push_back(r);
   }
+  const std::vector<std::string> before = ids_of(a), after = ids_of(select_records(more, three_classes(), s, VizOptions(), 1));
+  for (const std::string& id : after)
+    if (id < "img1040") CHECK(std::find(before.begin(), before.end(), id) != before.end());
+  // Not simply neighbouring ids.
+  CHECK(std::stoi(before.back().substr(3)) - std::stoi(before.front().substr(3)) > 5);
   s.sample = 60;
-  const Manifest all = select_records(more, three_classes(), s, VizOptions(), 1);
-  CHECK(all.records.size() == 60);
+  CHECK(select_records(more, three_classes(), s, VizOptions(), 1).records.size() == 60);
   s.seed = 4;
   s.sample = 5;
   CHECK(ids_of(select_records(m, three_classes(), s, VizOptions(), 1)) != ids_of(a));

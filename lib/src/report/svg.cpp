@@ -117,8 +117,8 @@ std::vector<double> nice_ticks(double lo, double hi, int count) {
       break;
     }
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  const long long first = (long long)std::ceil(lo / step - 1e-9), last = (long long)std::floor(hi / step + 1e-9);
+  for (long long k = first; k <= last; ++k) ticks.push_back(double(k) * step);
   return ticks;
 }
 

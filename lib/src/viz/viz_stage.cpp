@@ -38,6 +38,15 @@ Mask read_field_mask(const Record& r, const std::string& field, const fs::path& 
   return m;
 }
 
+// splitmix64's finaliser: item_seed (FNV-1a) of ids that differ in their last
+// character differs mostly in low bits, so ordering by it alone would pick runs
+// of neighbouring ids.
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 std::string percent(double fraction) {
   if (std::isnan(fraction)) return "-";
   char buf[32];
@@ -121,12 +130,14 @@ Manifest select_records(const Manifest& manifest, const Vocabulary& vocab, const
     // The N ids with the smallest seeded hash: the same images whatever the
     // order of the manifest, and an image stays chosen when others are added.
     std::vector<std::pair<std::uint64_t, std::size_t>> keyed;
-    for (std::size_t i = 0; i < all.size(); ++i) keyed.emplace_back(item_seed(sel.seed, record_id(all[i])), i);
+    for (std::size_t i = 0; i < all.size(); ++i) keyed.emplace_back(mix64(item_seed(sel.seed, record_id(all[i]))), i);
     std::sort(keyed.begin(), keyed.end());
     keyed.resize(std::min(keyed.size(), sel.sample));
     std::vector<std::size_t> picked;
     for (const auto& k : keyed) picked.push_back(k.second);
-    std::sort(picked.begin(), picked.end());  // records are in id order: rank = id order
+    // Ranked in id order.
+    std::sort(picked.begin(), picked.end(),
+              [&](std::size_t a, std::size_t b) { return record_id(all[a]) < record_id(all[b]); });
     for (std::size_t i : picked) chosen.emplace_back(i, chosen.size());
   } else if (sel.worst > 0) {
     const std::string field = !sel.worst_field.empty() ? sel.worst_field
@@ -159,7 +170,9 @@ Manifest select_records(const Manifest& manifest, const Vocabulary& vocab, const
   } else {
     for (std::size_t i = 0; i < all.size(); ++i) chosen.emplace_back(i, i);
   }
-  std::sort(chosen.begin(), chosen.end());
+  std::sort(chosen.begin(), chosen.end(), [&](const auto& a, const auto& b) {
+    return record_id(all[a.first]) < record_id(all[b.first]);
+  });
   for (const auto& [i, rank] : chosen) {
     Record r = all[i];
     r["viz_rank"] = rank;
@@ -209,8 +222,8 @@ bool write_grid(const fs::path& out_dir, const Manifest& output, const VizOption
   std::vector<const Record*> order;
   for (const Record& r : output.records) order.push_back(&r);
   auto rank = [](const Record* r) {
-    return r->contains("viz_rank") && (*r)["viz_rank"].is_number_unsigned() ? (*r)["viz_rank"].get<std::size_t>()
-                                                                             : std::numeric_limits<std::size_t>::max();
+    return r->contains("viz_rank") && (*r)["viz_rank"].is_number_integer() ? (*r)["viz_rank"].get<long long>()
+                                                                            : std::numeric_limits<long long>::max();
   };
   std::stable_sort(order.begin(), order.end(), [&](const Record* a, const Record* b) { return rank(a) < rank(b); });
   std::vector<cv::Mat> rows;
