@@ -35,7 +35,7 @@ class Browser:
         args = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--hide-scrollbars", "--remote-debugging-pipe", "--user-data-dir=" + profile, "about:blank"]
+                "--hide-scrollbars", "--window-size=1280,1024", "--remote-debugging-pipe", "--user-data-dir=" + profile, "about:blank"]
         shell = "exec " + " ".join(shlex.quote(a) for a in args) + f" 3<&{cmd_r} 4>&{out_w}"
         self.proc = subprocess.Popen(["bash", "-c", shell], pass_fds=(cmd_r, out_w),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

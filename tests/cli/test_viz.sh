@@ -113,7 +113,7 @@ expect_exit 2 wsss-viz --ids s1 --worst 2 m/manifest.jsonl x
 expect_exit 2 wsss-viz --errors mask m/manifest.jsonl x
 assert_grep "'mask' is the GT field itself" "$T/err"
 expect_exit 2 wsss-viz --worst 2 --masks pseudo m/manifest.jsonl x
-assert_grep -- '--worst needs a prediction' "$T/err"
+assert_grep 'worst needs a prediction' "$T/err"
 expect_exit 2 wsss-viz --masks pseudo,pseudo m/manifest.jsonl x
 expect_exit 2 wsss-viz --alpha 1.5 m/manifest.jsonl x
 expect_exit 1 wsss-viz --ids s000001 --masks sam m/manifest.jsonl x

@@ -126,7 +126,7 @@ fs::path experiment(const TempDir& tmp) {
   log += "{\"kind\":\"validation\",\"iteration\":4,\"epoch\":1,\"mAP\":0.75,\"per_class\":[],\"seconds\":5}\n";
   write_file_atomic(exp / "cls" / "train_log.jsonl", log);
   write_file_atomic(exp / "cls" / "meta.json",
-                    R"({"program":"wsss-classify train","argv":["wsss-classify","train","x y"],"final_loss":0.52})");
+                    R"({"program":"wsss-classify","argv":["wsss-classify","train","x y"],"final_loss":0.52})");
   write_file_atomic(exp / "times" / "classify", "3.5\n");
   write_file_atomic(exp / "config.json", R"({"rows":["a","b"],"seed":0})");
   write_file_atomic(exp / "results.json", R"({"format":"wsss-table1","version":1,"baseline_miou_train":12.5,"rows":[

@@ -70,7 +70,7 @@ std::string base64(const std::string& bytes) {
 
 std::string data_uri(const cv::Mat& rgb, bool photo) {
   return photo ? "data:image/jpeg;base64," + base64(encode_image_rgb(rgb, ".jpg", 85))
-               : "data:image/png;base64," + base64(encode_image_rgb(rgb, ".png"));
+               : "data:image/png;base64," + base64(encode_image_rgb(rgb, ".png", 9));
 }
 
 std::string note(const std::string& text) { return "<p class=\"note\">" + esc(text) + "</p>\n"; }
@@ -460,29 +460,25 @@ std::string grids_section(const Experiment& e, const ReportOptions& o) {
     sel.seed = o.seed;
     return viz::select_records(m, Vocabulary(), sel, viz::VizOptions(), 1).records;
   };
-  if (train) {
-    const Vocabulary vocab = vocabulary_for(train->dir, "");
-    std::vector<GridColumn> columns = {{"image", train.get(), "image", GridColumn::Image}};
-    if (cam) columns.push_back({"CAM", cam.get(), e.cam_field, GridColumn::Cam});
+  // One grid: the split's image, the CAM (train), each row's masks, the GT.
+  auto grid = [&](const Manifest* split, const Manifest* cams, const std::vector<std::unique_ptr<Manifest>>& rows,
+                  bool pseudo_masks, const char* id, const std::string& heading, const fs::path& expected) {
+    if (!split) return note("No " + std::string(pseudo_masks ? "training" : "validation") + " manifest (" +
+                            expected.string() + ").");
+    std::vector<GridColumn> columns = {{"image", split, "image", GridColumn::Image}};
+    if (cams) columns.push_back({"CAM", cams, e.cam_field, GridColumn::Cam});
     for (std::size_t i = 0; i < e.rows.size(); ++i)
-      if (pseudo[i]) columns.push_back({e.rows[i].label, pseudo[i].get(), e.rows[i].pseudo_field, GridColumn::Mask});
-    columns.push_back({"ground truth", train.get(), e.gt_field, GridColumn::Mask});
-    s += "<h3>Training images: CAM and pseudo masks</h3>\n<div class=\"scroll\">" +
-         grid_table("grid-train", chosen(*train), columns, vocab, o) + "</div>\n";
-  } else {
-    s += note("No training manifest (" + e.train_manifest.string() + ").");
-  }
-  if (val) {
-    const Vocabulary vocab = vocabulary_for(val->dir, "");
-    std::vector<GridColumn> columns = {{"image", val.get(), "image", GridColumn::Image}};
-    for (std::size_t i = 0; i < e.rows.size(); ++i)
-      if (pred[i]) columns.push_back({e.rows[i].label, pred[i].get(), e.rows[i].pred_field, GridColumn::Mask});
-    columns.push_back({"ground truth", val.get(), e.gt_field, GridColumn::Mask});
-    s += "<h3>Validation images: each row's segmentation</h3>\n<div class=\"scroll\">" +
-         grid_table("grid-val", chosen(*val), columns, vocab, o) + "</div>\n";
-  } else {
-    s += note("No validation manifest (" + e.val_manifest.string() + ").");
-  }
+      if (rows[i])
+        columns.push_back({e.rows[i].label, rows[i].get(),
+                           pseudo_masks ? e.rows[i].pseudo_field : e.rows[i].pred_field, GridColumn::Mask});
+    columns.push_back({"ground truth", split, e.gt_field, GridColumn::Mask});
+    return "<h3>" + heading + "</h3>\n<div class=\"scroll\">" +
+           grid_table(id, chosen(*split), columns, vocabulary_for(split->dir, ""), o) + "</div>\n";
+  };
+  s += grid(train.get(), cam.get(), pseudo, true, "grid-train", "Training images: CAM and pseudo masks",
+            e.train_manifest);
+  s += grid(val.get(), nullptr, pred, false, "grid-val", "Validation images: each row's segmentation",
+            e.val_manifest);
   return s + "</section>\n";
 }
 
@@ -505,22 +501,35 @@ json maybe_json(const fs::path& file) {
   }
 }
 
-std::vector<Trainer> find_trainers(const fs::path& dir) {
+// The experiment's output directories, by name.
+std::vector<fs::path> subdirectories(const fs::path& dir) {
   std::vector<fs::path> subdirs;
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.is_directory()) subdirs.push_back(entry.path());
   std::sort(subdirs.begin(), subdirs.end());
+  return subdirs;
+}
+
+std::vector<Trainer> find_trainers(const fs::path& dir) {
   std::vector<Trainer> out;
-  for (const fs::path& d : subdirs) {
+  for (const fs::path& d : subdirectories(dir)) {
     Trainer t;
     t.name = d.filename().string();
     t.meta = maybe_json(d / "meta.json");
     t.has_log = fs::exists(d / kTrainLogFile);
     if (!t.has_log && !(t.meta.is_object() && t.meta.contains("final_loss"))) continue;
     if (t.has_log) t.log = read_train_log(d / kTrainLogFile);
-    t.program = t.meta.is_object() && t.meta.contains("program") && t.meta["program"].is_string()
-                    ? t.meta["program"].get<std::string>()
-                    : t.name;
+    t.program = t.name;
+    if (t.meta.is_object() && t.meta.contains("program") && t.meta["program"].is_string()) {
+      t.program = t.meta["program"].get<std::string>();
+      // The trainers are subcommands ("wsss-classify train"): name them so.
+      const json& argv = t.meta.contains("argv") ? t.meta["argv"] : json();
+      if (argv.is_array() && argv.size() > 1 && argv[1].is_string()) {
+        const std::string sub = argv[1].get<std::string>();
+        if (!sub.empty() && sub.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") == std::string::npos && sub[0] != '-')
+          t.program += " " + sub;
+      }
+    }
     out.push_back(std::move(t));
   }
   return out;
@@ -572,9 +581,11 @@ std::string training_section(const Experiment& e) {
     loss.title = program + ": training loss";
     loss.x_label = "iteration";
     loss.y_label = "loss";
+    loss.integer_x = true;
     LineChart val;
     val.title = program + ": validation";
     val.x_label = "iteration";
+    val.integer_x = true;
     std::size_t k = 0;
     for (const Trainer& t : trainers) {
       if (t.program != program || !t.has_log) continue;
@@ -686,11 +697,7 @@ std::string config_section(const Experiment& e) {
   else
     s += "<pre class=\"config\">" + esc(config.dump(2)) + "</pre>\n";
   std::vector<std::pair<std::string, json>> metas;
-  std::vector<fs::path> subdirs;
-  for (const auto& entry : fs::directory_iterator(e.dir))
-    if (entry.is_directory()) subdirs.push_back(entry.path());
-  std::sort(subdirs.begin(), subdirs.end());
-  for (const fs::path& d : subdirs) {
+  for (const fs::path& d : subdirectories(e.dir)) {
     json meta = maybe_json(d / "meta.json");
     if (meta.is_object() && meta.contains("argv") && meta["argv"].is_array()) metas.emplace_back(d.filename().string(), meta);
   }
@@ -716,7 +723,7 @@ table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:
 table.results td:not(:first-child),table.groups td:not(:first-child){text-align:right;font-variant-numeric:tabular-nums}
 tr.baseline{color:#666}.note{color:#666;font-size:0.9em}
 table.grid td,table.grid th{padding:2px;text-align:center;vertical-align:top}table.grid img{display:block;image-rendering:pixelated}
-table.grid th.id{font-weight:normal;font-size:0.8em}.caption{font-size:0.75em;color:#555;max-width:140px}
+table.grid th{max-width:150px}table.grid th.id{font-weight:normal;font-size:0.8em}.caption{font-size:0.75em;color:#555;max-width:140px}
 .flex{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.scroll{overflow-x:auto}
 svg.chart{font-size:11px;background:#fff}svg .title{font-size:13px;font-weight:600}
 svg .grid{stroke:#eee}svg .axis{stroke:#888}svg .band{stroke:#888;fill:#444}svg .marker{stroke:#d62728;fill:#d62728;stroke-dasharray:4 3}

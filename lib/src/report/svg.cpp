@@ -43,14 +43,36 @@ std::string open_svg(const char* kind, double width, double height, const std::s
   return s;
 }
 
-// Colour squares and names in a row starting at (x, y).
-std::string legend(const std::vector<std::pair<std::string, std::string>>& entries, double x, double y) {
+// Colour squares and names from (x, y), wrapped into lines of at most `width`
+// pixels; `lines` returns how many it took.
+using Entries = std::vector<std::pair<std::string, std::string>>;
+double entry_width(const std::string& name) { return 14 + 6.5 * double(name.size()) + 14; }
+
+int legend_lines(const Entries& entries, double width) {
+  int lines = entries.empty() ? 0 : 1;
+  double at = 0;
+  for (const auto& e : entries) {
+    if (at > 0 && at + entry_width(e.first) > width) {
+      ++lines;
+      at = 0;
+    }
+    at += entry_width(e.first);
+  }
+  return lines;
+}
+
+std::string legend(const Entries& entries, double x0, double y, double width) {
   std::string s;
+  double x = x0;
   for (const auto& [name, colour] : entries) {
+    if (x > x0 && x - x0 + entry_width(name) > width) {
+      x = x0;
+      y += 15;
+    }
     s += "<rect x=\"" + num(x) + "\" y=\"" + num(y - 9) + "\" width=\"10\" height=\"10\" fill=\"" + colour +
          "\"/><text class=\"legend\" x=\"" + num(x + 14) + "\" y=\"" + num(y) + "\">" + xml_escape(name) +
          "</text>\n";
-    x += 14 + 6.5 * double(name.size()) + 14;
+    x += entry_width(name);
   }
   return s;
 }
@@ -126,9 +148,13 @@ std::string bar_chart_svg(const BarChart& c) {
   const std::size_t nc = c.categories.size(), ns = c.series.size();
   const double bar = ns * nc > 120 ? 4 : ns * nc > 60 ? 6 : 9;
   const double group = double(std::max<std::size_t>(ns, 1)) * bar + 8;
-  const double left = 52, right = 16, top = 44, label_room = 76, band_room = c.bands.empty() ? 0 : 20;
-  const double plot_w = std::max(group * double(nc), 120.0);
-  const double width = left + plot_w + right, height = double(c.height);
+  Entries entries;
+  for (std::size_t k = 0; k < ns; ++k) entries.emplace_back(c.series[k], series_colour(k));
+  const double left = 52, right = 16, label_room = 76, band_room = c.bands.empty() ? 0 : 20;
+  const double plot_w = std::max(group * double(nc), 240.0);
+  const double width = left + plot_w + right;
+  const int lines = legend_lines(entries, plot_w);
+  const double top = 30 + 15 * lines, height = double(c.height) + 15 * std::max(0, lines - 1);
   const double y_bottom = height - label_room - band_room, y_top = top;
   double hi = c.y_max > 0 ? c.y_max : finite_max(c.values);
   if (!(hi > 0)) hi = 1;
@@ -138,9 +164,7 @@ std::string bar_chart_svg(const BarChart& c) {
   auto y_of = [&](double v) { return y_bottom - v / hi * (y_bottom - y_top); };
 
   std::string s = open_svg("bar", width, height, c.title, ns);
-  std::vector<std::pair<std::string, std::string>> entries;
-  for (std::size_t k = 0; k < ns; ++k) entries.emplace_back(c.series[k], series_colour(k));
-  s += legend(entries, left, 34);
+  s += legend(entries, left, 34, plot_w);
   s += y_axis(ticks, 0, hi, left, left + plot_w, y_top, y_bottom, c.y_label);
   for (std::size_t i = 0; i < nc; ++i) {
     const double x0 = left + double(i) * group + 4;
@@ -195,20 +219,26 @@ std::string line_chart_svg(const LineChart& c) {
     y_lo -= pad;
     y_hi += pad;
   }
-  const double width = c.width, height = c.height, left = 56, right = 16, top = 44, bottom = 40;
+  Entries entries;
+  for (std::size_t k = 0; k < c.series.size(); ++k)
+    if (!c.series[k].name.empty()) entries.emplace_back(c.series[k].name, series_colour(c.series[k].colour.value_or(k)));
+  const double width = c.width, left = 56, right = 16, bottom = 40;
+  const int lines = legend_lines(entries, width - left - right);
+  const double top = 30 + 15 * lines, height = c.height + 15 * std::max(0, lines - 1);
   const double x0 = left, x1 = width - right, y_top = top, y_bottom = height - bottom;
   auto px = [&](double x) { return x0 + (x - x_lo) / (x_hi - x_lo) * (x1 - x0); };
   auto py = [&](double y) { return y_bottom - (y - y_lo) / (y_hi - y_lo) * (y_bottom - y_top); };
 
   std::string s = open_svg("line", width, height, c.title, c.series.size());
-  std::vector<std::pair<std::string, std::string>> entries;
-  for (std::size_t k = 0; k < c.series.size(); ++k)
-    if (!c.series[k].name.empty()) entries.emplace_back(c.series[k].name, series_colour(c.series[k].colour.value_or(k)));
-  s += legend(entries, left, 34);
+  s += legend(entries, left, 34, x1 - x0);
   std::vector<double> yt = nice_ticks(y_lo, y_hi);
   yt.erase(std::remove_if(yt.begin(), yt.end(), [&](double t) { return t < y_lo || t > y_hi; }), yt.end());
   s += y_axis(yt, y_lo, y_hi, x0, x1, y_top, y_bottom, c.y_label);
-  const std::vector<double> xt = nice_ticks(x_lo, x_hi, 6);
+  std::vector<double> xt = nice_ticks(x_lo, x_hi, 6);
+  if (c.integer_x && xt.size() > 1 && xt[1] - xt[0] < 1) {  // iterations: no tick between two
+    xt.clear();
+    for (double t = std::ceil(x_lo); t <= x_hi; ++t) xt.push_back(t);
+  }
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
   for (double t : xt) {
     if (t < x_lo || t > x_hi) continue;
@@ -248,9 +278,12 @@ std::string line_chart_svg(const LineChart& c) {
   }
   if (c.marker_x) {
     const double x = px(*c.marker_x);
+    // The label on the side of the line with more room.
+    const bool left_side = x > (x0 + x1) / 2;
     s += "<line class=\"marker\" x1=\"" + num(x) + "\" x2=\"" + num(x) + "\" y1=\"" + num(y_top) + "\" y2=\"" +
-         num(y_bottom) + "\"/><text class=\"marker\" x=\"" + num(x + 4) + "\" y=\"" + num(y_top + 12) + "\">" +
-         xml_escape(c.marker_label) + "</text>\n";
+         num(y_bottom) + "\"/><text class=\"marker\" x=\"" + num(left_side ? x - 4 : x + 4) + "\" y=\"" +
+         num(y_bottom - 8) + "\" text-anchor=\"" + (left_side ? "end" : "start") + "\">" + xml_escape(c.marker_label) +
+         "</text>\n";
   }
   return s + "</svg>\n";
 }

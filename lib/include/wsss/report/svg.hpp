@@ -53,6 +53,7 @@ struct LineChart {
   std::optional<double> marker_x;                    // a vertical line, e.g. the chosen threshold
   std::string marker_label;
   std::optional<double> y_min, y_max;                // default: from the data
+  bool integer_x = false;                            // x counts (iterations): whole-number ticks
   int width = 560, height = 300;
 };
 std::string line_chart_svg(const LineChart& chart);
