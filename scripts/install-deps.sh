@@ -3,13 +3,18 @@
 # installs only what is missing, and uses sudo when not run as root.
 #   --no-slurm   leave out slurm-wlm and munge (the Slurm tests then install
 #                them when they run, or skip without root/sudo)
+#   --browser    also Debian's chromium, for the report's browser test (ctest -L
+#                browser), which runs this script with --no-slurm --browser when
+#                chromium is missing
 set -euo pipefail
 
 with_slurm=1
+with_browser=0
 for arg in "$@"; do
   case $arg in
     --no-slurm) with_slurm=0 ;;
-    *) echo "usage: $0 [--no-slurm]" >&2; exit 2 ;;
+    --browser) with_browser=1 ;;
+    *) echo "usage: $0 [--no-slurm] [--browser]" >&2; exit 2 ;;
   esac
 done
 
@@ -25,6 +30,8 @@ PACKAGES=(
 # The Slurm tests (ctest -L slurm) start a real single-node cluster from these
 # (scripts/slurm/local-cluster.sh); the daemons are started by the tests, not here.
 if [ $with_slurm = 1 ]; then PACKAGES+=(slurm-wlm munge); fi
+# Headless Chromium opens the experiment report in tests/browser/ (docs/viz.md).
+if [ $with_browser = 1 ]; then PACKAGES+=(chromium); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

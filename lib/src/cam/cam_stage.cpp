@@ -14,6 +14,7 @@
 #include "wsss/io/npy.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/threads.hpp"
+#include "wsss/viz/picture.hpp"
 
 // ---------------------------------------------------------------------------
 // The per-image CAM stage.
@@ -22,24 +23,17 @@ namespace wsss::cam {
 
 namespace {
 
-// The image, then one panel per class: the CAM as a JET heat map blended over
-// the image, with the class name written on it.
+// The image, then one panel per class: the CAM as a heat map blended over the
+// image (viz::heat_overlay, half opacity), titled with the class name.
 cv::Mat cam_preview(const cv::Mat& rgb, const torch::Tensor& cams, const std::vector<int>& classes,
                     const Vocabulary& vocab) {
-  std::vector<cv::Mat> panels = {rgb};
+  std::vector<viz::Panel> panels = {{"image", rgb}};
   for (std::size_t c = 0; c < classes.size(); ++c) {
-    torch::Tensor u8 = (cams[std::int64_t(c)].clamp(0, 1) * 255).round().to(torch::kUInt8).contiguous();
-    cv::Mat gray(rgb.rows, rgb.cols, CV_8UC1, u8.data_ptr<std::uint8_t>()), heat, blended;
-    cv::applyColorMap(gray, heat, cv::COLORMAP_JET);
-    cv::cvtColor(heat, heat, cv::COLOR_BGR2RGB);
-    cv::addWeighted(rgb, 0.5, heat, 0.5, 0, blended);
-    cv::putText(blended, vocab.classes[std::size_t(classes[c])], {4, 14}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
-                cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
-    panels.push_back(blended);
+    torch::Tensor map = cams[std::int64_t(c)].contiguous();
+    panels.push_back({vocab.classes[std::size_t(classes[c])],
+                      viz::heat_overlay(rgb, map.data_ptr<float>(), rgb.cols, rgb.rows, 0.5)});
   }
-  cv::Mat out;
-  cv::hconcat(panels, out);
-  return out;
+  return viz::panel_row(panels);
 }
 
 // One image's maps from its per-scale input batches (scale_batch) and the

@@ -1,6 +1,7 @@
 #include "wsss/io/image.hpp"
 
 // libjpeg's headers need FILE and size_t declared first.
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <jerror.h>
@@ -99,13 +100,26 @@ cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file) {
 
 cv::Mat read_image_rgb(const fs::path& file) { return decode_image_rgb(read_file(file), file); }
 
-void write_image_rgb(const fs::path& file, const cv::Mat& rgb) {
+std::string encode_image_rgb(const cv::Mat& rgb, const std::string& ext, int quality) {
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   std::vector<uchar> buf;
+  std::vector<int> params;
+  if (quality >= 0 && (ext == ".jpg" || ext == ".jpeg")) params = {cv::IMWRITE_JPEG_QUALITY, quality};
+  if (quality >= 0 && ext == ".png") params = {cv::IMWRITE_PNG_COMPRESSION, std::min(quality, 9)};
+  if (!cv::imencode(ext, bgr, buf, params)) throw Error("cannot encode an image as " + ext);
+  return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
+}
+
+void write_image_rgb(const fs::path& file, const cv::Mat& rgb, int png_compression) {
   std::string ext = file.extension().string();
-  if (!cv::imencode(ext.empty() ? ".png" : ext, bgr, buf)) throw Error(file.string() + ": cannot encode image");
-  write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  std::string bytes;
+  try {
+    bytes = encode_image_rgb(rgb, ext.empty() ? ".png" : ext, ext == ".png" ? png_compression : -1);
+  } catch (const Error&) {
+    throw Error(file.string() + ": cannot encode image");
+  }
+  write_file_atomic(file, bytes);
 }
 
 }  // namespace wsss

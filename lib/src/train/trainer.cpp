@@ -12,6 +12,7 @@
 #include "wsss/core/progress.hpp"
 #include "wsss/data/transforms.hpp"
 #include "wsss/io/meta.hpp"
+#include "wsss/io/train_log.hpp"
 #include "wsss/models/checkpoint.hpp"
 #include "wsss/models/schedule.hpp"
 #include "wsss/models/threads.hpp"
@@ -43,16 +44,23 @@ void check_can_train(const TrainOptions& o, const fs::path& out_dir) {
 
 namespace {
 
+using LossParts = std::vector<std::pair<std::string, double>>;
+
+LossParts part_values(const StepLoss& loss) {
+  LossParts parts;
+  for (const auto& [name, value] : loss.parts) parts.emplace_back(name, value.item<double>());
+  return parts;
+}
+
 // "loss 0.1234 (bg 0.010 fg 0.020 neg 0.030) lr 0.0123"
-std::string progress_note(double value, const StepLoss& loss, double lr) {
+std::string progress_note(double value, const LossParts& parts, double lr) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "loss %.4f", value);
   std::string note = buf;
-  if (!loss.parts.empty()) {
+  if (!parts.empty()) {
     note += " (";
-    for (std::size_t i = 0; i < loss.parts.size(); ++i) {
-      std::snprintf(buf, sizeof buf, "%s%s %.3f", i ? " " : "", loss.parts[i].first.c_str(),
-                    loss.parts[i].second.item<double>());
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s%s %.3f", i ? " " : "", parts[i].first.c_str(), parts[i].second);
       note += buf;
     }
     note += ")";
@@ -133,6 +141,21 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   }
   const int last = o.stop_after > 0 ? std::max(start, o.stop_after) : s.total;
   fs::create_directories(out_dir);
+  // The log keeps what the checkpoint holds: a resumed run drops the entries of
+  // the steps it runs again (docs/training.md, "The training log").
+  TrainLogWriter log_file(out_dir / kTrainLogFile,
+                          o.resume ? static_cast<long long>(std::size_t(start) * s.steps_per_unit) : -1);
+  // One log entry: kind, iteration, epoch (epoch schedules), then `fields`, then seconds.
+  auto log_entry = [&](const char* kind, std::size_t iteration, int epoch, const nlohmann::ordered_json& fields) {
+    nlohmann::ordered_json entry;
+    entry["kind"] = kind;
+    entry["iteration"] = iteration;
+    if (s.unit == Unit::Epoch) entry["epoch"] = epoch;
+    for (auto it = fields.begin(); it != fields.end(); ++it)
+      if (!entry.contains(it.key())) entry[it.key()] = it.value();
+    entry["seconds"] = std::round((log_file.seconds_before() + seconds_since(start_time)) * 1000) / 1000;
+    log_file.append(entry);
+  };
 
   // One loader over every batch of the run, in order: a batch depends only on
   // its index, so a resumed run sees exactly the batches of an uninterrupted one.
@@ -160,6 +183,8 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
     net.eval();
     result.validations.push_back(task.validate(done));
     net.train();
+    const nlohmann::json& v = result.validations.back();
+    if (v.is_object()) log_entry("validation", std::size_t(done) * s.steps_per_unit, done, nlohmann::ordered_json(v));
   };
 
   net.train();
@@ -198,13 +223,25 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
       recent.push_back(value);
       if (recent.size() > window) recent.pop_front();
       ++steps_run;
-      progress->set_note(progress_note(value, last_loss, lr_schedule.base(0) * factor));
+      const LossParts parts = part_values(last_loss);
+      const double lr = lr_schedule.base(0) * factor;
+      nlohmann::ordered_json fields;
+      fields["loss"] = value;
+      if (!parts.empty()) {
+        fields["parts"] = nlohmann::ordered_json::object();
+        for (const auto& [name, v] : parts) fields["parts"][name] = v;
+      }
+      fields["lr"] = lr;
+      log_entry("step", step + 1, unit + 1, fields);
+      progress->set_note(progress_note(value, parts, lr));
       progress->add();
     }
     const int done = unit + 1;
     if (s.unit == Unit::Epoch) {
       progress->finish();
-      log::info("epoch ", done, "/", s.total, ": mean loss ", unit_loss / double(s.steps_per_unit));
+      const double mean = unit_loss / double(s.steps_per_unit);
+      log::info("epoch ", done, "/", s.total, ": mean loss ", mean);
+      log_entry("epoch", std::size_t(done) * s.steps_per_unit, done, {{"mean_loss", mean}});
     }
     ++result.units_run;
     if (done % o.save_every == 0 || done == last) checkpoint(done);

@@ -16,6 +16,11 @@ cv::Mat read_image_rgb(const fs::path& file);
 // The same for the bytes of `file` already in memory.
 cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file);
 // Writes an RGB image atomically; the format follows the extension.
-void write_image_rgb(const fs::path& file, const cv::Mat& rgb);
+// `png_compression` 0..9 (zlib's level; -1: OpenCV's default, fast) changes the
+// size of a PNG, never its pixels.
+void write_image_rgb(const fs::path& file, const cv::Mat& rgb, int png_compression = -1);
+// Encodes an RGB image in memory: `ext` ".png" or ".jpg" (JPEG at `quality`,
+// PNG at compression level `quality` when 0..9).
+std::string encode_image_rgb(const cv::Mat& rgb, const std::string& ext, int quality = -1);
 
 }  // namespace wsss
