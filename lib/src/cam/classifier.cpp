@@ -135,9 +135,10 @@ class ClassifierTrainTask : public train::TrainTask {
   }
 
   // The order and augmentation of a batch depend only on (seed, epoch, id).
-  train::Batch load(std::size_t index) override {
+  train::Batch load(std::size_t index) override { return load_part(index, 0, 1); }
+  train::Batch load_part(std::size_t index, int part, int parts) override {
     std::vector<torch::Tensor> images, targets;
-    for (const train::EpochSampler::Item& item : sampler_.batch(index)) {
+    for (const train::EpochSampler::Item& item : sampler_.batch(index, part, parts)) {
       const Record& r = data_.records[item.record];
       std::mt19937_64 rng = augmentation_rng(o_.seed, item.epoch, record_id(r));
       cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", data_.path)), o_.resize_min,

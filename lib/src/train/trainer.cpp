@@ -70,9 +70,13 @@ EpochSampler::EpochSampler(std::size_t records, int batch, std::uint64_t seed)
                      " training images");
 }
 
-std::vector<EpochSampler::Item> EpochSampler::batch(std::size_t index) const {
+std::vector<EpochSampler::Item> EpochSampler::batch(std::size_t index) const { return batch(index, 0, 1); }
+
+std::vector<EpochSampler::Item> EpochSampler::batch(std::size_t index, int part, int parts) const {
   const std::uint64_t epoch = index / steps_per_epoch_;
   const std::size_t first = (index % steps_per_epoch_) * batch_;
+  const std::size_t begin = batch_ * std::size_t(part) / std::size_t(parts);
+  const std::size_t end = batch_ * std::size_t(part + 1) / std::size_t(parts);
   std::vector<Item> items;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = orders_.find(epoch);
@@ -81,8 +85,18 @@ std::vector<EpochSampler::Item> EpochSampler::batch(std::size_t index) const {
     while (orders_.size() >= 2) orders_.erase(orders_.begin());
     it = orders_.emplace(epoch, epoch_order(records_, seed_, epoch)).first;
   }
-  for (std::size_t i = 0; i < batch_; ++i) items.push_back({epoch, it->second[first + i]});
+  for (std::size_t i = begin; i < end; ++i) items.push_back({epoch, it->second[first + i]});
   return items;
+}
+
+Batch TrainTask::load_part(std::size_t index, int part, int parts) {
+  Batch batch = load(index);
+  if (parts == 1) return batch;
+  for (torch::Tensor& t : batch) {
+    const std::int64_t n = t.size(0);
+    t = t.slice(0, n * part / parts, n * (part + 1) / parts).clone();
+  }
+  return batch;
 }
 
 double lr_factor(std::size_t step, const Schedule& s, double power) {
@@ -112,7 +126,71 @@ void TrainOptions::validate_common(int total, const char* unit_option) const {
   if (loader_threads < 1) throw UsageError("--loader-threads must be at least 1");
   if (stop_after < 0 || stop_after > total) throw UsageError("--stop-after must be within 0.." + units);
   if (save_every < 1) throw UsageError("--save-every must be at least 1");
+  if (batch % ranks.world != 0)
+    throw UsageError("--batch " + std::to_string(batch) + " does not split evenly over the " +
+                     std::to_string(ranks.world) + " ranks of this data-parallel run");
 }
+
+namespace {
+
+// The data-parallel side of run_training, as DistributedDataParallel does it:
+// rank 0's parameters and buffers broadcast at the start and its buffers (the
+// BatchNorm statistics) before every step, the ranks' gradients averaged by a
+// bucketed allreduce after the backward passes.
+class DataParallel {
+ public:
+  DataParallel(const Ranks& ranks, torch::nn::Module& net) : group_(ranks), net_(net) {}
+  ProcessGroup& group() { return group_; }
+
+  void start() {
+    const auto t0 = Clock::now();
+    std::vector<torch::Tensor> state = net_.parameters();
+    for (const torch::Tensor& b : net_.buffers()) state.push_back(b);
+    group_.broadcast(state);
+    seconds += seconds_since(t0);
+  }
+  void before_step() {
+    const auto t0 = Clock::now();
+    std::vector<torch::Tensor> buffers = net_.buffers();
+    if (!buffers.empty()) group_.broadcast(buffers);
+    seconds += seconds_since(t0);
+  }
+  // Averages the gradients over the ranks; returns the ranks' mean of `loss`.
+  double after_backward(double loss) {
+    const auto t0 = Clock::now();
+    // In reverse order, as DDP's buckets: the last layers' gradients are ready first.
+    std::vector<torch::Tensor> grads;
+    std::vector<torch::Tensor> params = net_.parameters();
+    for (auto p = params.rbegin(); p != params.rend(); ++p)
+      if (p->requires_grad() && p->grad().defined()) grads.push_back(p->grad());
+    // Every rank must bring the same gradients (a parameter unused on one rank
+    // only would pair different buckets): sum(k)^2 == world * sum(k^2) exactly
+    // when every rank's count k is the same.
+    const double k = double(grads.size());
+    torch::Tensor stats = group_.sum(torch::tensor({loss, k, k * k}, torch::kFloat64));
+    const double sum_k = stats[1].item<double>(), sum_k2 = stats[2].item<double>();
+    if (sum_k * sum_k != double(group_.size()) * sum_k2)
+      throw Error("data-parallel training: the ranks have gradients for different numbers of parameters (" +
+                  std::to_string(grads.size()) + " here, " + std::to_string(sum_k / group_.size()) +
+                  " on average); every rank must use the same parameters in every step");
+    group_.average(grads);
+    seconds += seconds_since(t0);
+    return stats[0].item<double>() / double(group_.size());
+  }
+  double seconds = 0;
+
+ private:
+  ProcessGroup group_;
+  torch::nn::Module& net_;
+};
+
+std::string megabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  return buf;
+}
+
+}  // namespace
 
 TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path& out_dir, const Vocabulary& vocab,
                          const std::string& input_hash, const DescribeResult& describe) {
@@ -124,6 +202,16 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   torch::optim::Optimizer& optimizer = task.optimizer();
   models::LrScaler lr_schedule(optimizer);  // before a resume state (which holds decayed rates) is loaded
 
+  // A data-parallel rank joins its process group before anything is trained;
+  // only rank 0 (the lead) writes files and validates.
+  std::unique_ptr<DataParallel> parallel;
+  if (o.ranks.distributed()) {
+    parallel = std::make_unique<DataParallel>(o.ranks, net);
+    task.global_batch_ = GlobalBatch{&parallel->group()};
+  }
+  const bool lead = o.ranks.rank == 0;
+  const int rank = o.ranks.rank, ranks = o.ranks.world;
+
   int start = 0;
   if (o.resume) {
     start = int(models::resume_training(net, task.backbone_spec(), optimizer, checkpoint_file(out_dir),
@@ -131,8 +219,16 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
                                         task.resume_ignored()));
     log::info("resuming after ", unit_name(s.unit), " ", start, " of ", s.total);
   }
+  if (parallel) {
+    parallel->start();
+    double bytes = 0;
+    for (const torch::Tensor& p : net.parameters())
+      if (p.requires_grad()) bytes += double(p.numel()) * double(p.element_size());
+    log::info("data-parallel: ", o.ranks.describe(), "; each rank trains on 1/", ranks,
+              " of every batch and allreduces at most ", megabytes(bytes), " of gradients per step");
+  }
   const int last = o.stop_after > 0 ? std::max(start, o.stop_after) : s.total;
-  fs::create_directories(out_dir);
+  if (lead) fs::create_directories(out_dir);
 
   // One loader over every batch of the run, in order: a batch depends only on
   // its index, so a resumed run sees exactly the batches of an uninterrupted one.
@@ -142,7 +238,7 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   Prefetcher<Batch> loader(micro_count, o.loader_threads, 2 * std::size_t(std::max(1, o.loader_threads)),
                            [&](std::size_t i) {
                              const auto t0 = Clock::now();
-                             Batch batch = task.load(first_micro + i);
+                             Batch batch = task.load_part(first_micro + i, rank, ranks);
                              loading_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
                              return batch;
                            });
@@ -178,6 +274,7 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
       const std::size_t step = std::size_t(unit) * s.steps_per_unit + k;
       const double factor = lr_factor(step, s, o.poly_power);
       lr_schedule.scale(factor);
+      if (parallel) parallel->before_step();
       optimizer.zero_grad();
       double value = 0;
       StepLoss last_loss;
@@ -190,6 +287,7 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
         total.backward();
         value += total.item<double>();
       }
+      if (parallel) value = parallel->after_backward(value);
       optimizer.step();
       if (!std::isfinite(value))
         throw Error("training diverged (loss " + std::to_string(value) + " at " + unit_name(Unit::Iteration) + " " +
@@ -207,19 +305,31 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
       log::info("epoch ", done, "/", s.total, ": mean loss ", unit_loss / double(s.steps_per_unit));
     }
     ++result.units_run;
-    if (done % o.save_every == 0 || done == last) checkpoint(done);
-    if (task.validates_at(done, done == s.total)) run_validation(done);
+    if (lead && (done % o.save_every == 0 || done == last)) checkpoint(done);
+    if (lead && task.validates_at(done, done == s.total)) run_validation(done);
+  }
+  if (parallel) {
+    parallel->group().barrier();  // nothing left in flight: rank 0 may finish alone
+    result.ranks = ranks;
+    result.allreduce_seconds = parallel->seconds;
   }
   if (progress && s.unit == Unit::Iteration) progress->finish();
   const double loop_seconds = seconds_since(loop_start);
   result.steps_per_second = loop_seconds > 0 ? double(steps_run) / loop_seconds : 0;
   result.loading_seconds = double(loading_ns.load()) * 1e-9;
   result.final_loss = recent.empty() ? 0 : std::accumulate(recent.begin(), recent.end(), 0.0) / double(recent.size());
-  char times[160];
+  char times[200];
   std::snprintf(times, sizeof times,
                 "%.2fs waiting for data (loader threads busy %.2fs), %.2fs writing checkpoints, of %.2fs",
                 result.data_wait_seconds, result.loading_seconds, result.checkpoint_seconds, loop_seconds);
-  log::info("training loop: ", times);
+  std::string communication;
+  if (parallel) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "; %.2fs in collectives (%.1f%% of the loop)", result.allreduce_seconds,
+                  loop_seconds > 0 ? 100 * result.allreduce_seconds / loop_seconds : 0.0);
+    communication = buf;
+  }
+  log::info("training loop: ", times, communication);
 
   const int reached = std::max(start, last);
   if (reached < s.total) {
@@ -228,10 +338,18 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
     result.seconds = seconds_since(start_time);
     return result;
   }
+  if (!lead) {
+    result.seconds = seconds_since(start_time);
+    return result;
+  }
   net.eval();
   vocab.save(out_dir / kVocabularyFile);
   nlohmann::ordered_json extra;
   extra["final_loss"] = result.final_loss;
+  if (parallel) {
+    extra["ranks"] = ranks;
+    extra["allreduce_seconds"] = result.allreduce_seconds;
+  }
   if (describe) describe(result, extra);
   write_meta(out_dir / "meta.json", o.provenance, input_hash, extra);
   models::save_weights(net, model_file(out_dir), task.model_metadata());  // last: "model exists" = "training done"
