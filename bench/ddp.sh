@@ -51,7 +51,7 @@ run() {
   rate=$(sed -nE 's/.*trained [0-9]+ [a-z()]+ at ([0-9.e+-]+) it\/s.*/\1/p' "$W/stderr")
   loop=$(sed -nE 's/.*training loop: .*, of ([0-9.]+)s.*/\1/p' "$W/stderr")
   coll=$(sed -nE 's/.*; ([0-9.]+)s in collectives.*/\1/p' "$W/stderr")
-  mb=$(sed -nE 's/.*allreduces at most ([0-9.]+) MB of gradients per step.*/\1/p' "$W/stderr")
+  mb=$(sed -nE 's/.* ([0-9.]+) MB of gradients allreduced per step.*/\1/p' "$W/stderr")
   steps=$(awk -v r="$rate" -v l="$loop" 'BEGIN { printf "%.0f", r * l }')
   if [ -n "$coll" ]; then
     printf '%-34s %7.3f steps/s (%6.2f s/step)  collectives %6.2fs = %4.1f%% of the %.1fs loop; %s MB per step at %.0f MB/s  [%.0fs wall, load %s]\n' \

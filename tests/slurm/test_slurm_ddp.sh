@@ -61,7 +61,7 @@ expect_exit 0 "${CLS[@]}" --stop-after 1 d/manifest.jsonl resumed
 cat > job.sh <<EOF
 #!/bin/bash
 # Outside srun the job script is one process, whatever --ntasks says.
-${CLS[*]} --epochs 1 d/manifest.jsonl in-script
+${CLS[*]} d/manifest.jsonl in-script
 srun --kill-on-bad-exit=1 ${CLS[*]} --resume d/manifest.jsonl resumed
 EOF
 expect_exit 0 sbatch --wait --ntasks 2 --output="$T/job.log" job.sh

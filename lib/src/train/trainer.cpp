@@ -174,15 +174,27 @@ class DataParallel {
                   std::to_string(grads.size()) + " here, " + std::to_string(sum_k / group_.size()) +
                   " on average); every rank must use the same parameters in every step");
     group_.average(grads);
+    gradient_bytes = 0;
+    for (const torch::Tensor& g : grads) gradient_bytes += double(g.numel()) * double(g.element_size());
     seconds += seconds_since(t0);
     return stats[0].item<double>() / double(group_.size());
   }
-  double seconds = 0;
+  double seconds = 0;         // in collectives, waiting for the other ranks included
+  double gradient_bytes = 0;  // allreduced in the last step
 
  private:
   ProcessGroup group_;
   torch::nn::Module& net_;
 };
+
+// Whether a BatchNorm of `net` normalises with batch statistics (is trained).
+bool trains_batchnorm(torch::nn::Module& net) {
+  for (const auto& m : net.modules(/*include_self=*/false))
+    if (m->is_training() && (m->as<torch::nn::BatchNorm1d>() || m->as<torch::nn::BatchNorm2d>() ||
+                             m->as<torch::nn::BatchNorm3d>()))
+      return true;
+  return false;
+}
 
 std::string megabytes(double bytes) {
   char buf[32];
@@ -221,11 +233,7 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   }
   if (parallel) {
     parallel->start();
-    double bytes = 0;
-    for (const torch::Tensor& p : net.parameters())
-      if (p.requires_grad()) bytes += double(p.numel()) * double(p.element_size());
-    log::info("data-parallel: ", o.ranks.describe(), "; each rank trains on 1/", ranks,
-              " of every batch and allreduces at most ", megabytes(bytes), " of gradients per step");
+    log::info("data-parallel: ", o.ranks.describe(), "; each rank trains on 1/", ranks, " of every batch");
   }
   const int last = o.stop_after > 0 ? std::max(start, o.stop_after) : s.total;
   if (lead) fs::create_directories(out_dir);
@@ -259,6 +267,9 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   };
 
   net.train();
+  if (parallel && lead && trains_batchnorm(net))
+    log::warn("BatchNorm is trained: each rank normalises by the statistics of its own slice of the batch (no "
+              "SyncBN), so the result differs from one process's (docs/scale-out.md)");
   const auto loop_start = Clock::now();
   std::size_t steps_run = 0;
   std::unique_ptr<Progress> progress;
@@ -325,9 +336,9 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   std::string communication;
   if (parallel) {
     char buf[96];
-    std::snprintf(buf, sizeof buf, "; %.2fs in collectives (%.1f%% of the loop)", result.allreduce_seconds,
+    std::snprintf(buf, sizeof buf, "; %.2fs in collectives (%.1f%% of the loop), ", result.allreduce_seconds,
                   loop_seconds > 0 ? 100 * result.allreduce_seconds / loop_seconds : 0.0);
-    communication = buf;
+    communication = buf + megabytes(parallel->gradient_bytes) + " of gradients allreduced per step";
   }
   log::info("training loop: ", times, communication);
 
