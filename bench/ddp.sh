@@ -5,20 +5,19 @@
 # BatchNorm, stem..layer2 without gradients) and DeepLab-v2 (ResNet-101),
 # random weights, synthetic 500x375 images. For each: the training loop's
 # steps per second (its own summary: process start and model building left
-# out), the seconds its ranks spent in collectives (rank 0's weights, the
-# buffers before each step, the loss and the bucketed gradient allreduce, with
-# the wait for the slower rank) and their share of the loop, the gradient bytes
-# allreduced per step, and the effective allreduce rate (bytes / seconds in
-# collectives per step). Timings are reported, never asserted; each run prints
-# the load average before it.
-#   CLS_CROP=320 CLS_BATCH=8 CLS_STEPS=4 SEG_CROP=321 SEG_BATCH=4 SEG_STEPS=3 WSSS_BIN=build/bin bench/ddp.sh
+# out), the seconds its ranks spent allreducing gradients (and the rate: bytes
+# per step / seconds per step) and in the other collectives (rank 0's weights
+# and buffers, the loss: mostly waiting for the slower rank), their shares of
+# the loop, the gradient bytes per step, and the processes' CPU time. Timings
+# are reported, never asserted; each run prints the load average before it.
+#   CLS_CROP=512 CLS_BATCH=8 CLS_STEPS=3 SEG_CROP=321 SEG_BATCH=4 SEG_STEPS=3 WSSS_BIN=build/bin bench/ddp.sh
 #   bench/ddp.sh cls   (or seg): one half
 set -euo pipefail
 BIN=${WSSS_BIN:-build/bin}
 CLS_ARCH=${CLS_ARCH:-resnet50}
-CLS_CROP=${CLS_CROP:-320}
+CLS_CROP=${CLS_CROP:-512}
 CLS_BATCH=${CLS_BATCH:-8}
-CLS_STEPS=${CLS_STEPS:-4}
+CLS_STEPS=${CLS_STEPS:-3}
 SEG_ARCH=${SEG_ARCH:-resnet101}
 SEG_CROP=${SEG_CROP:-321}
 SEG_BATCH=${SEG_BATCH:-4}
@@ -32,6 +31,7 @@ CLASSES=${CLASSES:-$(cd "$(dirname "$0")/.." && pwd)/data_manifests/voc12/classe
 which=${1:-all}
 export PATH="$(cd "$BIN" && pwd):$PATH"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)"; exit 1; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/wsss-bench-ddp.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
@@ -40,27 +40,25 @@ count=$((CLS_BATCH * CLS_STEPS))
 [ "$count" -ge 16 ] || count=16
 wsss-data synth "$W/data" --count "$count" --size "$SIZE" --seed 0 -q
 
-# run NAME CMD...: runs a trainer, prints its loop's rate and collectives.
+# run NAME CMD...: runs a trainer, prints its loop's rate, its collectives and
+# the process's CPU time (all ranks and the launcher, start-up included).
 run() {
   local name=$1; shift
   local before; before=$(load)
-  local t0; t0=$(date +%s.%N)
-  "$@" >"$W/stdout" 2>"$W/stderr" || { cat "$W/stderr"; return 1; }
-  local wall; wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-  local steps rate loop coll mb
+  /usr/bin/time -f '%e %U %S' -o "$W/time" "$@" >"$W/stdout" 2>"$W/stderr" || { cat "$W/stderr"; return 1; }
+  local wall cpu rate loop coll share allred mb waiting steps
+  read -r wall cpu <<<"$(awk '{ printf "%.1f %.1f\n", $1, $2 + $3 }' "$W/time")"
   rate=$(sed -nE 's/.*trained [0-9]+ [a-z()]+ at ([0-9.e+-]+) it\/s.*/\1/p' "$W/stderr")
   loop=$(sed -nE 's/.*training loop: .*, of ([0-9.]+)s.*/\1/p' "$W/stderr")
-  coll=$(sed -nE 's/.*; ([0-9.]+)s in collectives.*/\1/p' "$W/stderr")
-  mb=$(sed -nE 's/.* ([0-9.]+) MB of gradients allreduced per step.*/\1/p' "$W/stderr")
   steps=$(awk -v r="$rate" -v l="$loop" 'BEGIN { printf "%.0f", r * l }')
+  read -r coll share allred mb waiting <<<"$(sed -nE 's/.*; ([0-9.]+)s in collectives \(([0-9.]+)% of the loop\): ([0-9.]+)s allreducing ([0-9.]+) MB of gradients per step, ([0-9.]+)s waiting.*/\1 \2 \3 \4 \5/p' "$W/stderr")"
+  printf '%-26s %7.4f steps/s (%6.2f s/step), loop %.1fs; process %ss wall, %ss CPU  [load %s]\n' \
+    "$name" "$rate" "$(awk -v r="$rate" 'BEGIN { print 1 / r }')" "$loop" "$wall" "$cpu" "$before"
   if [ -n "$coll" ]; then
-    printf '%-34s %7.3f steps/s (%6.2f s/step)  collectives %6.2fs = %4.1f%% of the %.1fs loop; %s MB per step at %.0f MB/s  [%.0fs wall, load %s]\n' \
-      "$name" "$rate" "$(awk -v r="$rate" 'BEGIN { print 1 / r }')" "$coll" \
-      "$(awk -v c="$coll" -v l="$loop" 'BEGIN { print 100 * c / l }')" "$loop" "$mb" \
-      "$(awk -v m="$mb" -v c="$coll" -v s="$steps" 'BEGIN { print m * s / c }')" "$wall" "$before"
-  else
-    printf '%-34s %7.3f steps/s (%6.2f s/step)  loop %.1fs  [%.0fs wall, load %s]\n' \
-      "$name" "$rate" "$(awk -v r="$rate" 'BEGIN { print 1 / r }')" "$loop" "$wall" "$before"
+    printf '%-26s collectives %.2fs = %s%% of the loop: allreducing %s MB of gradients per step %.2fs (%.1f%%, %.0f MB/s), waiting for the other rank %.2fs (%.1f%%)\n' \
+      "" "$coll" "$share" "$mb" "$allred" "$(awk -v a="$allred" -v l="$loop" 'BEGIN { print 100 * a / l }')" \
+      "$(awk -v m="$mb" -v a="$allred" -v s="$steps" 'BEGIN { print a > 0 ? m * s / a : 0 }')" "$waiting" \
+      "$(awk -v a="$waiting" -v l="$loop" 'BEGIN { print 100 * a / l }')"
   fi
   echo "$rate" > "$W/rate.$name"
 }

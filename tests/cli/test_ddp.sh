@@ -40,7 +40,7 @@ expect_exit 0 "${CLS[@]}" d/manifest.jsonl one
 expect_exit 0 "${CLS[@]}" --nproc 2 d/manifest.jsonl two
 assert_grep 'launching 2 data-parallel ranks on this machine \(rendezvous at 127\.0\.0\.1:[0-9]+\)' "$T/err"
 assert_grep 'data-parallel: rank 0 of 2 \(torchrun, rendezvous at 127\.0\.0\.1:[0-9]+\); each rank trains on 1/2 of every batch' "$T/err"
-assert_grep 'training loop: .*; [0-9.]+s in collectives \([0-9.]+% of the loop\), [0-9.]+ MB of gradients allreduced per step$' "$T/err"
+assert_grep 'training loop: .*; [0-9.]+s in collectives \([0-9.]+% of the loop\): [0-9.]+s allreducing 0\.[0-9] MB of gradients per step, [0-9.]+s waiting for the other ranks$' "$T/err"
 assert_grep 'epoch 2/2: mean loss' "$T/err"
 assert_no_grep '\[rank 1\]' "$T/err"  # rank 1 is quiet when all goes well
 assert_no_grep 'BatchNorm is trained' "$T/err"

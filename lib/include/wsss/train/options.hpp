@@ -53,7 +53,8 @@ struct TrainResult {
   double loading_seconds = 0;       // the loader threads busy
   double checkpoint_seconds = 0;
   int ranks = 1;                    // processes of a data-parallel run
-  double allreduce_seconds = 0;     // waiting for the ranks' collectives (gradients, weights, loss)
+  double allreduce_seconds = 0;     // averaging the gradients over the ranks
+  double rank_wait_seconds = 0;     // the other collectives, mostly waiting for the slowest rank
   nlohmann::json validations = nlohmann::json::array();
 };
 
