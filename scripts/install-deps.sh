@@ -24,6 +24,7 @@ PACKAGES=(
   libjpeg-dev                 # JPEG damage checks (OpenCV decodes damaged JPEGs silently)
   zlib1g-dev                  # reads CLIP's gzip BPE vocabulary
   libopenblas0-pthread        # without it LibTorch's matrix products use reference BLAS (~25x slower)
+  libgloo-dev                 # c10d's ProcessGroupGloo headers: data-parallel training (docs/scale-out.md)
   python3 python3-numpy python3-torch python3-torchvision   # test fixtures and the PyTorch agreement tests
   cython3 python3-dev liblbfgs-dev   # pydensecrf, built from ../shared/anchors for the CRF agreement test and benchmark
 )

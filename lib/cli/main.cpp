@@ -10,6 +10,7 @@
 #include "wsss/core/parallel.hpp"
 #include "wsss/core/progress.hpp"
 #include "wsss/core/provenance.hpp"
+#include "wsss/core/ranks.hpp"
 #include "wsss/core/version.hpp"
 
 namespace wsss::cli {
@@ -39,6 +40,16 @@ void install_stderr_progress() {
     }
   };
   set_progress_handler(std::move(handler));
+}
+
+// This process's data-parallel rank (0 when the variables are malformed:
+// cli::run_training reports them).
+int rank_from_environment() {
+  try {
+    return Ranks::from_environment().rank;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 }  // namespace
@@ -110,7 +121,9 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
   }
   int code;
   try {
-    log::info(quoted_command_line(command_line()), "  [", project_version(), " ", git_describe(), "]");
+    // The ranks of a data-parallel run (training) start with the same line: rank 0 says it.
+    if (rank_from_environment() == 0)
+      log::info(quoted_command_line(command_line()), "  [", project_version(), " ", git_describe(), "]");
     code = action();
   } catch (const UsageError& e) {
     log::error(e.what());

@@ -39,6 +39,7 @@ class ClassificationTask : public train::TrainTask {
   std::map<std::string, std::string> model_metadata() const override;
   // Images [B, 3, crop, crop] and multi-hot targets [B, K].
   train::Batch load(std::size_t index) override;
+  train::Batch load_part(std::size_t index, int part, int parts) override;
 
  protected:
   // conv1 and bn1 never train (IRN's and ReCAM's Net.train()).

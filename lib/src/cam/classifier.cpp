@@ -82,10 +82,12 @@ std::map<std::string, std::string> ClassificationTask::model_metadata() const {
 }
 
 // The order and augmentation of a batch depend only on (seed, epoch, id).
-train::Batch ClassificationTask::load(std::size_t index) {
+// A data-parallel rank loads its part of the batch (train/trainer.hpp).
+train::Batch ClassificationTask::load(std::size_t index) { return load_part(index, 0, 1); }
+train::Batch ClassificationTask::load_part(std::size_t index, int part, int parts) {
   const ClassifierAugmentation& a = augmentation_;
   std::vector<torch::Tensor> images, targets;
-  for (const train::EpochSampler::Item& item : sampler_.batch(index)) {
+  for (const train::EpochSampler::Item& item : sampler_.batch(index, part, parts)) {
     const Record& r = data_.records[item.record];
     std::mt19937_64 rng = augmentation_rng(a.seed, item.epoch, record_id(r));
     cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", data_.path)), a.resize_min,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "wsss/models/resnet.hpp"
+#include "wsss/train/distributed.hpp"
 
 namespace wsss::seg {
 
@@ -71,15 +72,17 @@ ParameterGroups parameter_groups(DeepLabV2Impl& net);
 
 // Mean cross-entropy over the pixels whose label is not `ignore`
 // (torch's CrossEntropyLoss(ignore_index)); 0 (with a gradient path) when every
-// pixel is ignored. logits [B,C,h,w], labels [B,h,w] int64.
-torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, std::int64_t ignore = 255);
+// pixel is ignored. logits [B,C,h,w], labels [B,h,w] int64. In a data-parallel
+// run the pixels are counted over the whole global batch (train/distributed.hpp).
+torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, std::int64_t ignore = 255,
+                            const train::GlobalBatch& batch = {});
 
 // Balanced cross-entropy (DSRG's balanced seed loss as AMN writes it):
 // (mean CE over background pixels + mean CE over foreground pixels) / 2, the
 // pixels of the whole batch pooled, `ignore` skipped. When one of the two sets
 // is empty the other's mean is the loss; 0 when both are.
 torch::Tensor balanced_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels,
-                                     std::int64_t ignore = 255);
+                                     std::int64_t ignore = 255, const train::GlobalBatch& batch = {});
 
 // PIL's NEAREST resize of label maps [B,H,W] (int64) to [B,h,w]: the source
 // pixel of output index i is floor((i + 0.5) * in / out). OpenCV's and torch's
