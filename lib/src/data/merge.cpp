@@ -106,7 +106,7 @@ Merged merge_inputs(const std::vector<Input>& inputs, const MergeOptions& o) {
     for (Record& r : m.records) {
       auto [it, inserted] = owner.emplace(record_id(r), k);
       if (!inserted)
-        throw InputError(in.manifest, "duplicate id '" + record_id(r) + "' (also in " +
+        throw InputError(in.manifest, "duplicate id " + quote_id(record_id(r)) + " (also in " +
                                           inputs[it->second].manifest.string() + ")");
       merged.records.push_back(std::move(r));
     }
