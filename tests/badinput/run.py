@@ -14,10 +14,11 @@ runs one command and checks:
 - with `out DIR`: no temporary file (*.tmp*), no lock file left in DIR, and
   after a failure no output manifest there.
 
-Usage: run.py [--bin DIR] [-k SUBSTRING] [-v] [--list]
+Usage: run.py [--bin DIR] [-k SUBSTRING] [-j N] [-v] [--list]
 (WSSS_BIN gives the binaries' folder too; the default is ../../build/bin.)
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -115,7 +116,7 @@ def gen(step, cwd, subst):
     opts = {}
     pos = []
     for x in a:
-        if "=" in x and not x.startswith("="):
+        if re.match(r"^[a-z_0-9]+=", x):
             k, v = x.split("=", 1)
             opts[k] = v
         else:
@@ -390,6 +391,7 @@ def run_case(case, fixtures, bindir, verbose):
         if command is None or want_exit is None:
             raise CaseError("case has no 'run' or no 'exit'")
         argv = shlex.split(subst(command))
+        made.update(os.path.basename(x.rstrip("/")) for x in argv[1:] if not x.startswith("-") and len(x) > 2)
         try:
             r = subprocess.run(argv, cwd=tmp, env=env, capture_output=True, timeout=60)
         except subprocess.TimeoutExpired:
@@ -420,8 +422,9 @@ def run_case(case, fixtures, bindir, verbose):
                 continue
             # The line must say where: one of the case's files (or an option).
             named = [line for line in matching
-                     if any(m and m in line for m in made) or re.search(r"(^|\s)--?[a-z]", line.split(": ", 1)[-1])]
-            if not named:
+                     if any(m and m in line for m in made) or "item '" in line or
+                     re.search(r"(^|\s)--?[a-z]", line.split(": ", 1)[-1])]
+            if not named and want_exit != 2:  # usage errors name the option or argument: the words say which
                 problems.append("the line %r names none of the case's files %s" % (matching[0][:200], sorted(made)))
         for e in stdout_words:
             words = [subst(w.strip()) for w in e.split("|")]
@@ -467,7 +470,8 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("WSSS_BIN", os.path.join(HERE, "..", "..", "build", "bin")))
     ap.add_argument("--cases", default=os.path.join(HERE, "cases.txt"))
     ap.add_argument("-k", default="", help="run only the cases whose name holds this")
-    ap.add_argument("-v", action="store_true")
+    ap.add_argument("-v", action="store_true", help="list the cases that pass too")
+    ap.add_argument("-j", type=int, default=min(4, os.cpu_count() or 1), help="cases run at once")
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     fixtures, cases = parse_cases(a.cases)
@@ -483,22 +487,29 @@ def main():
         print("no wsss-data in %s (give --bin or WSSS_BIN)" % bindir, file=sys.stderr)
         return 2
     selected = [c for c in cases if a.k in c["name"]]
-    passed = failed = skipped = 0
     start = time.time()
-    for c in selected:
+
+    def one(c):
         needs = {w for kind, rest, _ in expand(c, fixtures) if kind in ("run", "setup", "background")
                  for w in [shlex.split(rest)[0]]}
         missing = [b for b in needs if b.startswith("wsss-") and not os.path.exists(os.path.join(bindir, b))]
         if missing:
-            skipped += 1
-            print("skip %s (not built: %s)" % (c["name"], ", ".join(missing)))
-            continue
+            return "skip", "skip %s (not built: %s)" % (c["name"], ", ".join(missing))
         try:
-            run_case(c, fixtures, bindir, a.v)
-            passed += 1
+            run_case(c, fixtures, bindir, False)
+            return "pass", ("ok   %s" % c["name"]) if a.v else ""
         except CaseError as e:
-            failed += 1
-            print("FAIL %s (cases.txt:%d): %s" % (c["name"], c["line"], e))
+            return "fail", "FAIL %s (cases.txt:%d): %s" % (c["name"], c["line"], e)
+
+    # Cases are independent (each in its own directory): run a few at once.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.j)) as pool:
+        results = list(pool.map(one, selected))
+    for _, text in results:
+        if text:
+            print(text)
+    passed = sum(r == "pass" for r, _ in results)
+    failed = sum(r == "fail" for r, _ in results)
+    skipped = sum(r == "skip" for r, _ in results)
     print("%d passed, %d failed%s of %d cases in %.1fs" % (passed, failed, ", %d skipped" % skipped if skipped else "",
                                                           len(selected), time.time() - start))
     if not a.k and len(cases) < MIN_CASES:

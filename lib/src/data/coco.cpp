@@ -167,7 +167,7 @@ Dataset load_instances(const fs::path& json_file) {
     };
     try {
       doc = json::parse(text, drop_unused);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw InputError(json_file, std::string("malformed JSON: ") + e.what());
     }
   }

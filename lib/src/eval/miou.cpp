@@ -328,7 +328,7 @@ MiouResult read_miou_json(const fs::path& file) {
   nlohmann::ordered_json j;
   try {
     j = nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
   return miou_from_json(j, file);

@@ -56,7 +56,7 @@ Manifest parse_manifest(const std::string& text, const fs::path& name, const fs:
     Record record;
     try {
       record = Record::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       std::string what = e.what();
       auto pos = what.find("syntax error");
       throw InputError(name, line_no, "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));

@@ -45,7 +45,7 @@ Vocabulary Vocabulary::load(const fs::path& file) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
   Vocabulary v;

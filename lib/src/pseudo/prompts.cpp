@@ -36,7 +36,7 @@ json parse_json_file(const fs::path& file) {
   std::string text = read_file(file);
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
 }

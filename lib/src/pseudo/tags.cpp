@@ -47,7 +47,7 @@ std::vector<TaggedImage> read_tags(const fs::path& file) {
     nlohmann::ordered_json j;
     try {
       j = nlohmann::ordered_json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw InputError(file, std::string("malformed JSON: ") + e.what());
     }
     for (auto it = j.begin(); it != j.end(); ++it) {

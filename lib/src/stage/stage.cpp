@@ -128,9 +128,16 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   if (!options.overwrite && !options.skip_existing) {
     if (fs::exists(manifest_file)) throw OutputExistsError(manifest_file);
     if (fs::exists(journal_file)) throw OutputExistsError(journal_file);
-    for (const Record* r : items)
-      for (const auto& f : processor.outputs(*r))
+    for (const Record* r : items) {
+      std::vector<fs::path> files;
+      try {
+        files = processor.outputs(*r);
+      } catch (const Error&) {
+        continue;  // an id that makes no file name: that item fails when it is processed
+      }
+      for (const auto& f : files)
         if (fs::exists(f)) throw OutputExistsError(f);
+    }
   }
   std::error_code ec;
 

@@ -37,7 +37,7 @@ ClipEsPrompts ClipEsPrompts::load(const fs::path& file, const Vocabulary& vocab)
   json j;
   try {
     j = json::parse(read_file(file));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object() || j.value("format", "") != "wsss-clip-es")
