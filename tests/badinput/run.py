@@ -317,7 +317,9 @@ def run_case(case, fixtures, bindir, verbose):
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     env.pop("SLURM_ARRAY_TASK_ID", None)
     made = set()
-    expect, stdout_words, reject, outs, absent, present, afters = [], [], [], [], [], [], []
+    checks = {k: [] for k in ("expect", "stdout", "reject", "out", "absent", "present", "after")}
+    expect, stdout_words, reject, outs, absent, present, afters = (
+        checks[k] for k in ("expect", "stdout", "reject", "out", "absent", "present", "after"))
     command, want_exit, long_ok = None, None, False
     try:
         for kind, rest, body in expand(case, fixtures):
@@ -372,20 +374,8 @@ def run_case(case, fixtures, bindir, verbose):
                 command = rest
             elif kind == "exit":
                 want_exit = int(rest)
-            elif kind == "expect":
-                expect.append(rest)
-            elif kind == "stdout":
-                stdout_words.append(rest)
-            elif kind == "reject":
-                reject.append(rest)
-            elif kind == "out":
-                outs.append(rest)
-            elif kind == "absent":
-                absent.append(rest)
-            elif kind == "present":
-                present.append(rest)
-            elif kind == "after":
-                afters.append(rest)
+            elif kind in checks:
+                checks[kind].append(rest)
             elif kind == "longlines":
                 long_ok = True
         if command is None or want_exit is None:

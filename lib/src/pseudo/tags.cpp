@@ -8,6 +8,7 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/io/atomic_file.hpp"
+#include "wsss/io/lock.hpp"
 #include "wsss/io/meta.hpp"
 #include "wsss/stage/stage.hpp"
 
@@ -213,7 +214,9 @@ TagLabels run_tags_stage(const fs::path& tags_file, const Manifest& manifest, co
   std::string prompts = detector_prompts(result.records, manifest.path, vocab, names, options.category_ids,
                                          prompts_out, &prompt_lines);
 
-  fs::create_directories(out);
+  // From here on OUT_DIR is written: a second run on it is refused.
+  OutputLock lock(out, "", options.provenance.program.empty() ? "wsss-tags" : options.provenance.program);
+  for (const fs::path& f : {manifest_out, prompts_out}) check_can_write(f, options.overwrite);
   // With --overwrite a previous run's manifest goes first, so that an
   // interruption never leaves an old "done" marker beside new files.
   std::error_code ec;
