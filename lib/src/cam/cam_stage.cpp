@@ -114,7 +114,7 @@ class CamProcessor : public ItemProcessor {
         return record_labels(r, vocab_.num_foreground(), manifest_);
       case CamClassSource::Predicted: {
         if (!r.contains("pred_labels"))
-          throw InputError(manifest_, "item '" + record_id(r) + "': no \"pred_labels\" (run wsss-classify predict first)");
+          throw InputError(manifest_, "item " + quote_id(record_id(r)) + ": no \"pred_labels\" (run wsss-classify predict first)");
         Record tmp = Record::object();
         tmp["id"] = r["id"];
         tmp["labels"] = r["pred_labels"];

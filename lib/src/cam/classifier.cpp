@@ -37,7 +37,7 @@ torch::Tensor multi_hot(const std::vector<int>& labels, int k) {
 
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
   if (!r.contains("labels"))
-    throw InputError(manifest, "item '" + record_id(r) + "': no \"labels\" (image-level labels are required)");
+    throw InputError(manifest, "item " + quote_id(record_id(r)) + ": no \"labels\" (image-level labels are required)");
   return record_labels(r, vocab.num_foreground(), manifest);
 }
 

@@ -62,6 +62,10 @@ void write_file_atomic(const fs::path& target, std::string_view bytes) {
 }
 
 std::string read_file(const fs::path& file) {
+  // A directory opens and reads as empty on Linux: "empty manifest" would be
+  // the message, not the mistake.
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw InputError(file, "is a directory, not a file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file, std::string("cannot open: ") + std::strerror(errno));
   std::ostringstream ss;

@@ -129,6 +129,8 @@ void write_mask(const fs::path& file, const Mask& mask, const Palette& palette) 
 }
 
 std::pair<int, int> image_size(const fs::path& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw InputError(file, "is a directory, not a file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file, "cannot open");
   unsigned char head[32] = {};

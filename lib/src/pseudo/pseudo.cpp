@@ -114,7 +114,7 @@ class PseudoProcessor : public ItemProcessor {
       w = rgb.cols;
       h = rgb.rows;
     }
-    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, w, h);
+    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, w, h, "the image " + image.string());
     Mask labels = pseudo_labels(rgb, scores, options_);
     fs::path file = outputs(r)[0];
     write_mask(file, labels, vocab_.palette);

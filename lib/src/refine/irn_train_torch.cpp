@@ -43,13 +43,13 @@ cv::Mat read_ir_label(const Record& r, const fs::path& manifest, int num_foregro
   fs::path file = record_path(r, "ir_label", manifest);
   Mask mask = read_mask(file);
   if (mask.width != image_size.width || mask.height != image_size.height)
-    throw InputError(file, "item '" + record_id(r) + "': IR label is " + std::to_string(mask.width) + "x" +
+    throw InputError(file, "item " + quote_id(record_id(r)) + ": IR label is " + std::to_string(mask.width) + "x" +
                                std::to_string(mask.height) + " but the image is " + std::to_string(image_size.width) +
                                "x" + std::to_string(image_size.height));
   for (std::size_t i = 0; i < mask.data.size(); ++i) {
     const int v = mask.data[i];
     if (v != kUnsure && v > num_foreground)
-      throw InputError(file, "item '" + record_id(r) + "': label " + std::to_string(v) + " at (x=" +
+      throw InputError(file, "item " + quote_id(record_id(r)) + ": label " + std::to_string(v) + " at (x=" +
                                  std::to_string(i % std::size_t(mask.width)) + ", y=" +
                                  std::to_string(i / std::size_t(mask.width)) + ") is outside 0.." +
                                  std::to_string(num_foreground) + " and not 255 (unsure)");

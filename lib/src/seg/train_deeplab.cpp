@@ -171,7 +171,7 @@ nlohmann::json evaluate(DeepLabV2Impl& net, const Manifest& val, const Vocabular
     fs::path image_file = record_path(r, "image", val.path);
     cv::Mat rgb = read_image_rgb(image_file);
     if (!r.contains(field))
-      throw InputError(val.path, "item '" + record_id(r) + "': no \"" + field + "\" mask to validate against");
+      throw InputError(val.path, "item " + quote_id(record_id(r)) + ": no \"" + field + "\" mask to validate against");
     fs::path gt_file = record_path(r, field, val.path);
     Mask gt = read_mask(gt_file);
     torch::Tensor logits = predict_logits(net, rgb, single, device);
@@ -206,12 +206,12 @@ class DeepLabTrainTask : public train::TrainTask {
     // Every record needs its mask: better to refuse now than at iteration 10,000.
     for (const Record& r : data.records)
       if (!r.contains(o.field))
-        throw InputError(data.path, "item '" + record_id(r) + "': no \"" + o.field + "\" mask (--field " + o.field +
+        throw InputError(data.path, "item " + quote_id(record_id(r)) + ": no \"" + o.field + "\" mask (--field " + o.field +
                                         (o.field == "mask" ? "" : "; --field mask trains on ground truth") + ")");
     if (validation)
       for (const Record& r : validation->records)
         if (!r.contains(o.val_field))
-          throw InputError(validation->path, "item '" + record_id(r) + "': no \"" + o.val_field +
+          throw InputError(validation->path, "item " + quote_id(record_id(r)) + ": no \"" + o.val_field +
                                                  "\" mask to validate against (--val-field " + o.val_field + ")");
     torch::manual_seed(o.seed);
     device_ = models::resolve_device(o.device);

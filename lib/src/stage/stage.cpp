@@ -1,5 +1,6 @@
 #include "wsss/stage/stage.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "wsss/core/progress.hpp"
 #include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
+#include "wsss/io/lock.hpp"
 #include "wsss/io/meta.hpp"
 
 namespace wsss {
@@ -85,8 +87,18 @@ std::string summary_line(const StageSummary& s) {
 fs::path item_file(const fs::path& out_dir, const std::string& subdir, const std::string& id, const std::string& ext) {
   fs::path rel(id);
   bool safe = !id.empty() && rel.is_relative();
-  for (const auto& part : rel) safe = safe && part != ".." && part != "." && !part.empty();
-  if (!safe) throw Error("item '" + id + "': id cannot be used as a file name");
+  std::size_t longest = 0;
+  for (const auto& part : rel) {
+    safe = safe && part != ".." && part != "." && !part.empty();
+    longest = std::max(longest, part.native().size());
+  }
+  if (!safe) throw Error("item " + quote_id(id) + ": id cannot be used as a file name (it would leave " +
+                         (out_dir / subdir).string() + ")");
+  // NAME_MAX of every common file system; the extension and the temporary
+  // name's prefix and suffix need room too.
+  if (longest + ext.size() > 200)
+    throw Error("item " + quote_id(id) + ": id cannot be used as a file name (a part of it is " +
+                std::to_string(longest) + " bytes; at most " + std::to_string(200 - ext.size()) + ")");
   return out_dir / subdir / (id + ext);
 }
 
@@ -110,16 +122,24 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   fs::path failed_file = out / ("failed" + shard.suffix() + ".txt");
   fs::path meta_file = out / ("meta" + shard.suffix() + ".json");
 
+  // Held to the end of the run: a second run on OUT_DIR (or on this shard of
+  // it) is refused, naming this one, instead of mixing its outputs with ours.
+  OutputLock lock(out, shard.suffix(), options.provenance.program.empty() ? "wsss" : options.provenance.program);
   if (!options.overwrite && !options.skip_existing) {
     if (fs::exists(manifest_file)) throw OutputExistsError(manifest_file);
     if (fs::exists(journal_file)) throw OutputExistsError(journal_file);
-    for (const Record* r : items)
-      for (const auto& f : processor.outputs(*r))
+    for (const Record* r : items) {
+      std::vector<fs::path> files;
+      try {
+        files = processor.outputs(*r);
+      } catch (const Error&) {
+        continue;  // an id that makes no file name: that item fails when it is processed
+      }
+      for (const auto& f : files)
         if (fs::exists(f)) throw OutputExistsError(f);
+    }
   }
   std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) throw Error(out.string() + ": cannot create output directory: " + ec.message());
 
   std::unordered_map<std::string, Record> prior;
   if (options.overwrite) {
@@ -168,7 +188,7 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
       journal << text << std::flush;
     } catch (const std::exception& e) {
       errors[i] = first_line(e.what());
-      log::warn("item '", id, "' failed: ", errors[i]);
+      log::warn("item ", quote_id(id), " failed: ", errors[i]);
     }
     progress.add();
   });

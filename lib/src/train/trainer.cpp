@@ -12,6 +12,7 @@
 #include "wsss/core/prefetch.hpp"
 #include "wsss/core/progress.hpp"
 #include "wsss/data/transforms.hpp"
+#include "wsss/io/lock.hpp"
 #include "wsss/io/meta.hpp"
 #include "wsss/io/train_log.hpp"
 #include "wsss/models/checkpoint.hpp"
@@ -220,6 +221,8 @@ std::string megabytes(double bytes) {
 TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path& out_dir, const Vocabulary& vocab,
                          const std::string& input_hash, const DescribeResult& describe) {
   const auto start_time = Clock::now();
+  // A second training run into OUT_DIR is refused while this one runs.
+  OutputLock lock(out_dir, "", o.provenance.program.empty() ? "wsss" : o.provenance.program);
   check_can_train(o, out_dir);
   const Schedule s = task.schedule();
   const int micro = std::max(1, s.micro_per_step);
