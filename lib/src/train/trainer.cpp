@@ -11,6 +11,7 @@
 #include "wsss/core/prefetch.hpp"
 #include "wsss/core/progress.hpp"
 #include "wsss/data/transforms.hpp"
+#include "wsss/io/atomic_file.hpp"
 #include "wsss/io/meta.hpp"
 #include "wsss/models/checkpoint.hpp"
 #include "wsss/models/schedule.hpp"
@@ -34,11 +35,13 @@ const char* unit_name(Unit unit) { return unit == Unit::Epoch ? "epoch" : "itera
 // --overwrite to start again).
 void check_can_train(const TrainOptions& o, const fs::path& out_dir) {
   if (!o.overwrite && fs::exists(model_file(out_dir))) throw OutputExistsError(model_file(out_dir));
-  if (!o.overwrite && !o.resume && fs::exists(checkpoint_file(out_dir)))
-    throw Error(checkpoint_file(out_dir).string() +
-                ": a checkpoint exists (use --resume to continue or --overwrite to restart)");
-  if (o.resume && !(fs::exists(checkpoint_file(out_dir)) && fs::exists(resume_state_file(out_dir))))
-    throw Error(out_dir.string() + ": --resume but no checkpoint.safetensors/checkpoint.state there");
+  for (const fs::path& f : {checkpoint_file(out_dir), resume_state_file(out_dir)})
+    if (!o.overwrite && !o.resume && fs::exists(f))
+      throw Error(f.string() + ": a checkpoint exists (use --resume to continue or --overwrite to restart)");
+  // checkpoint.state is the resume point (it holds the weights too); the
+  // first checkpoint.safetensors follows it, so a kill may leave it alone.
+  if (o.resume && !fs::exists(resume_state_file(out_dir)))
+    throw Error(out_dir.string() + ": --resume but no checkpoint.state (checkpoint) there");
 }
 
 namespace {
@@ -133,6 +136,11 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   }
   const int last = o.stop_after > 0 ? std::max(start, o.stop_after) : s.total;
   fs::create_directories(out_dir);
+  // Temporaries of a killed run (this directory is this run's alone).
+  if (std::size_t n = remove_stale_temporaries({model_file(out_dir), checkpoint_file(out_dir),
+                                                resume_state_file(out_dir), out_dir / "meta.json",
+                                                out_dir / kVocabularyFile}))
+    log::info("removed ", n, " temporary file(s) left by an interrupted run");
 
   // One loader over every batch of the run, in order: a batch depends only on
   // its index, so a resumed run sees exactly the batches of an uninterrupted one.
@@ -152,8 +160,10 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   std::deque<double> recent;
   auto checkpoint = [&](int done) {
     const auto t0 = Clock::now();
+    // The state (weights included) first: it is the resume point, and a kill
+    // before the weight file is replaced leaves a consistent pair behind.
+    models::save_resume_state(optimizer, done, resume_state_file(out_dir), &net, task.model_metadata());
     models::save_weights(net, checkpoint_file(out_dir), task.model_metadata());
-    models::save_resume_state(optimizer, done, resume_state_file(out_dir));
     result.checkpoint_seconds += seconds_since(t0);
   };
   auto run_validation = [&](int done) {

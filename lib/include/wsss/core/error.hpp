@@ -35,6 +35,13 @@ struct OutputExistsError : Error {
   explicit OutputExistsError(const std::filesystem::path& file);
 };
 
+// A write that failed for lack of room (ENOSPC, EDQUOT, or EFBIG under a file
+// size limit): not a fault of one item, so a stage stops at the first one
+// instead of failing every remaining item the same way (exit 1).
+struct DiskFullError : Error {
+  using Error::Error;
+};
+
 // Errors are reported on one line; some libraries (LibTorch) append a backtrace.
 std::string first_line(const std::string& message);
 
