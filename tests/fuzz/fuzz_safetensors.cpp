@@ -10,6 +10,7 @@
 using namespace wsss;
 namespace st = wsss::safetensors;
 using wsss_fuzz::require;
+namespace fs = std::filesystem;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   wsss_fuzz::quiet();

@@ -38,7 +38,7 @@ set +e
   -artifact_prefix="$work/" "${dirs[@]}" >"$work/fuzz.log" 2>&1
 rc=$?
 set -e
-runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$work/fuzz.log" | grep -Eo '[0-9]+$' || echo 0)
+runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$work/fuzz.log" | tail -n 1 | grep -Eo '[0-9]+$' || echo 0)
 cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$work/fuzz.log" | tail -n 1 || true)
 if [ $rc -ne 0 ] || ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* >/dev/null 2>&1; then
   grep -v '^#' "$work/fuzz.log" | tail -n 60

@@ -140,9 +140,17 @@ ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
   for (std::size_t pos = 0; pos < dims.size();) {
     std::size_t comma = dims.find(',', pos);
     std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (tok.find_first_not_of(" ") != std::string::npos) {
+    const std::size_t b = tok.find_first_not_of(' '), e = tok.find_last_not_of(' ');
+    if (b != std::string::npos) {
+      // Digits only, and a product that fits (found by fuzzing: std::stoll threw
+      // bare, and an overflowing product passed the size check below).
+      tok = tok.substr(b, e - b + 1);
+      if (tok.size() > 12 || tok.find_first_not_of("0123456789") != std::string::npos)
+        throw InputError(file, "bad .npy header: shape (" + dims.substr(0, 80) + ") holds '" + tok.substr(0, 20) +
+                                   "', not a size");
       map.shape.push_back(std::stoll(tok));
-      count *= std::size_t(map.shape.back());
+      if (__builtin_mul_overflow(count, std::size_t(map.shape.back()), &count))
+        throw InputError(file, "bad .npy header: shape (" + dims.substr(0, 80) + ") overflows");
     }
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -150,10 +158,14 @@ ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
   if (map.shape.size() != 3) throw InputError(file, "score map must have shape [k, H, W]");
   std::size_t elem = descr == "<f4" ? 4 : 2;
   std::size_t data_offset = offset + header_len;
-  if (bytes.size() - data_offset < count * elem) throw InputError(file, "truncated .npy data");
+  std::size_t need = 0;
+  if (__builtin_mul_overflow(count, elem, &need) || bytes.size() - data_offset < need)
+    throw InputError(file, "truncated .npy data");
   map.data.resize(count);
   const char* src = bytes.data() + data_offset;
-  if (elem == 4) {
+  if (count == 0) {
+    // An empty map (k = 0): nothing to copy, and memcpy from data() == nullptr is undefined (found by fuzzing).
+  } else if (elem == 4) {
     std::memcpy(map.data.data(), src, count * 4);
   } else {
     for (std::size_t i = 0; i < count; ++i) {
