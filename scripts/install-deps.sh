@@ -27,6 +27,7 @@ PACKAGES=(
   libgloo-dev                 # c10d's ProcessGroupGloo headers: data-parallel training (docs/scale-out.md)
   python3 python3-numpy python3-torch python3-torchvision   # test fixtures and the PyTorch agreement tests
   cython3 python3-dev liblbfgs-dev   # pydensecrf, built from ../shared/anchors for the CRF agreement test and benchmark
+  clang libclang-rt-14-dev    # the ASan+UBSan+libFuzzer tree (ctest label fuzz, make fuzz, make test-sanitize)
 )
 # The Slurm tests (ctest -L slurm) start a real single-node cluster from these
 # (scripts/slurm/local-cluster.sh); the daemons are started by the tests, not here.

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -67,6 +68,10 @@ void describe(CLI::App& app, const std::string& description, const std::string& 
 int run_tool(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&, Action&)>& setup) {
   tune_runtime_environment(argv);
+  // Past a file size limit (ulimit -f) the kernel would kill the process with
+  // SIGXFSZ and no message; ignored, the write fails with EFBIG and the
+  // library reports it (DiskFullError: one line naming the file, exit 1).
+  std::signal(SIGXFSZ, SIG_IGN);
   log::set_program(info.name);
   recorded_command_line().assign(argv, argv + argc);
   install_stderr_progress();

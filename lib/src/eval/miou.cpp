@@ -120,7 +120,9 @@ MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary,
 
   const int k = vocabulary.size();
   const int ignore = vocabulary.ignore;
-  auto [begin, end] = options.shard.range(manifest.records.size());
+  // Plain variables: a lambda below uses begin, and C++17 lambdas cannot capture structured bindings (clang).
+  const auto range = options.shard.range(manifest.records.size());
+  const std::size_t begin = range.first, end = range.second;
   if (options.shard.sharded())
     log::info("shard ", options.shard.str(), ": items ", begin + 1, "..", end, " of ", manifest.records.size());
   const std::size_t n = end - begin;

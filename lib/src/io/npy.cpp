@@ -177,7 +177,9 @@ ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
                                std::to_string(bytes.size() - data_offset));
   map.data.resize(count);
   const char* src = bytes.data() + data_offset;
-  if (elem == 4) {
+  if (count == 0) {
+    // An empty map (k = 0): nothing to copy, and memcpy from data() == nullptr is undefined (found by fuzzing).
+  } else if (elem == 4) {
     std::memcpy(map.data.data(), src, count * 4);
   } else {
     for (std::size_t i = 0; i < count; ++i) {

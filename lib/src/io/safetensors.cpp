@@ -312,11 +312,13 @@ void write(const fs::path& path, std::vector<TensorView> tensors, const Metadata
   AtomicFile file(path);
   {
     std::ofstream out(file.temporary(), std::ios::binary);
-    if (!out) throw Error(path.string() + ": cannot write");
+    if (!out) throw_write_error(path, "cannot write", errno);
     out.write(header.data(), std::streamsize(header.size()));
     for (const auto& t : tensors) out.write(static_cast<const char*>(t.data), std::streamsize(view_bytes(t)));
     out.flush();
-    if (!out) throw Error(path.string() + ": write failed");
+    if (!out) throw_write_error(path, "write failed", errno);
+    out.close();
+    if (!out) throw_write_error(path, "write failed", errno);
   }
   file.commit();
 }

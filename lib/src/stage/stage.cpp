@@ -1,6 +1,7 @@
 #include "wsss/stage/stage.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <mutex>
@@ -141,6 +142,22 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   }
   std::error_code ec;
 
+  // A killed run leaves the temporaries of the files it was writing; remove
+  // those of this shard's files (other shards may be writing theirs now).
+  {
+    std::vector<fs::path> mine = {manifest_file, failed_file, meta_file};
+    if (!shard.sharded()) mine.push_back(out / kVocabularyFile);
+    for (const Record* r : items) {
+      try {
+        for (const auto& f : processor.outputs(*r)) mine.push_back(f);
+      } catch (const Error&) {
+        // an id that makes no file name has no temporaries either
+      }
+    }
+    if (std::size_t n = remove_stale_temporaries(mine))
+      log::info("removed ", n, " temporary file(s) left by an interrupted run");
+  }
+
   std::unordered_map<std::string, Record> prior;
   if (options.overwrite) {
     // The old manifest would claim "done" for a run that is now being redone.
@@ -154,13 +171,29 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   std::vector<char> status(items.size(), 0);  // 0 failed, 1 done, 2 skipped
   std::vector<std::string> errors(items.size());
   std::mutex journal_mutex;
+  // A kill can tear the journal's last line; the next line must not be glued to it.
+  bool torn = false;
+  if (std::ifstream previous{journal_file, std::ios::binary}) {
+    previous.seekg(0, std::ios::end);
+    if (previous.tellg() > 0) {
+      previous.seekg(-1, std::ios::end);
+      torn = previous.get() != '\n';
+    }
+  }
   std::ofstream journal(journal_file, std::ios::app);
   if (!journal) throw Error(journal_file.string() + ": cannot open for writing");
+  if (torn) journal << '\n';
 
+  // A full disk stops the run at the first item it hits (every later item
+  // would fail the same way); the items done so far stay for --skip-existing.
+  std::atomic<bool> disk_full{false};
+  std::string disk_full_message;
+  std::mutex disk_full_mutex;
   Progress progress(options.progress_label, items.size());
   parallel_for(items.size(), options.threads, [&](std::size_t i, int) {
     const Record& rec = *items[i];
     const std::string& id = record_id(rec);
+    if (disk_full) return;
     try {
       if (options.skip_existing) {
         auto it = prior.find(id);
@@ -186,6 +219,10 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
       std::string text = format_record(line, out) + "\n";
       std::lock_guard<std::mutex> lock(journal_mutex);
       journal << text << std::flush;
+    } catch (const DiskFullError& e) {
+      std::lock_guard<std::mutex> lock(disk_full_mutex);
+      if (!disk_full.exchange(true)) disk_full_message = first_line(e.what());
+      return;
     } catch (const std::exception& e) {
       errors[i] = first_line(e.what());
       log::warn("item ", quote_id(id), " failed: ", errors[i]);
@@ -194,6 +231,9 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   });
   progress.finish();
   journal.close();
+  if (disk_full)
+    throw DiskFullError(disk_full_message + "; stopped (items done so far are kept: free space and rerun with "
+                                            "--skip-existing)");
 
   StageSummary summary;
   summary.total = items.size();

@@ -13,6 +13,7 @@
 #include "wsss/core/progress.hpp"
 #include "wsss/data/transforms.hpp"
 #include "wsss/io/lock.hpp"
+#include "wsss/io/atomic_file.hpp"
 #include "wsss/io/meta.hpp"
 #include "wsss/io/train_log.hpp"
 #include "wsss/models/checkpoint.hpp"
@@ -37,11 +38,13 @@ const char* unit_name(Unit unit) { return unit == Unit::Epoch ? "epoch" : "itera
 // --overwrite to start again).
 void check_can_train(const TrainOptions& o, const fs::path& out_dir) {
   if (!o.overwrite && fs::exists(model_file(out_dir))) throw OutputExistsError(model_file(out_dir));
-  if (!o.overwrite && !o.resume && fs::exists(checkpoint_file(out_dir)))
-    throw Error(checkpoint_file(out_dir).string() +
-                ": a checkpoint exists (use --resume to continue or --overwrite to restart)");
-  if (o.resume && !(fs::exists(checkpoint_file(out_dir)) && fs::exists(resume_state_file(out_dir))))
-    throw Error(out_dir.string() + ": --resume but no checkpoint.safetensors/checkpoint.state there");
+  for (const fs::path& f : {checkpoint_file(out_dir), resume_state_file(out_dir)})
+    if (!o.overwrite && !o.resume && fs::exists(f))
+      throw Error(f.string() + ": a checkpoint exists (use --resume to continue or --overwrite to restart)");
+  // checkpoint.state is the resume point (it holds the weights too); the
+  // first checkpoint.safetensors follows it, so a kill may leave it alone.
+  if (o.resume && !fs::exists(resume_state_file(out_dir)))
+    throw Error(out_dir.string() + ": --resume but no checkpoint.state (checkpoint) there");
 }
 
 namespace {
@@ -252,7 +255,14 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
     log::info("data-parallel: ", o.ranks.describe(), "; each rank trains on 1/", ranks, " of every batch");
   }
   const int last = o.stop_after > 0 ? std::max(start, o.stop_after) : s.total;
-  if (lead) fs::create_directories(out_dir);
+  if (lead) {
+    fs::create_directories(out_dir);
+    // Temporaries of a killed run (this directory is this run's alone).
+    if (std::size_t n = remove_stale_temporaries({model_file(out_dir), checkpoint_file(out_dir),
+                                                  resume_state_file(out_dir), out_dir / "meta.json",
+                                                  out_dir / kVocabularyFile, out_dir / kTrainLogFile}))
+      log::info("removed ", n, " temporary file(s) left by an interrupted run");
+  }
   // The log keeps what the checkpoint holds: a resumed run drops the entries of
   // the steps it runs again (docs/training.md, "The training log"). Only the
   // lead rank writes it (the ranks' losses are averaged before it is logged).
@@ -291,8 +301,10 @@ TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path&
   std::deque<double> recent;
   auto checkpoint = [&](int done) {
     const auto t0 = Clock::now();
+    // The state (weights included) first: it is the resume point, and a kill
+    // before the weight file is replaced leaves a consistent pair behind.
+    models::save_resume_state(optimizer, done, resume_state_file(out_dir), &net, task.model_metadata());
     models::save_weights(net, checkpoint_file(out_dir), task.model_metadata());
-    models::save_resume_state(optimizer, done, resume_state_file(out_dir));
     result.checkpoint_seconds += seconds_since(t0);
   };
   auto run_validation = [&](int done) {

@@ -50,6 +50,13 @@ std::string quote_id(const std::string& id);
 // tail), control characters escaped: what the logger writes for any message.
 std::string clip_message(const std::string& message, std::size_t limit = 4000);
 
+// A write that failed for lack of room (ENOSPC, EDQUOT, or EFBIG under a file
+// size limit): not a fault of one item, so a stage stops at the first one
+// instead of failing every remaining item the same way (exit 1).
+struct DiskFullError : Error {
+  using Error::Error;
+};
+
 // Errors are reported on one line; some libraries (LibTorch) append a backtrace.
 std::string first_line(const std::string& message);
 
