@@ -7,6 +7,8 @@ row_label() {  # ROW
     cam) echo "CAM (bg threshold $(cat "$EXP/eval/cam-threshold.txt"))" ;;
     crf) echo "CAM + dense CRF ($(preset_of "$CRF_OPTS") preset)" ;;
     irn) echo "CAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-threshold.txt"))" ;;
+    recam) echo "ReCAM (bg threshold $(cat "$EXP/eval/recam-threshold.txt"))" ;;
+    lpcam) echo "LPCAM (bg threshold $(cat "$EXP/eval/lpcam-threshold.txt"))" ;;
     clip-es) echo "CLIP-ES + dense CRF (training-free)" ;;
     sam-text) echo "SAM, text input (detector boxes$([ "$DETECTIONS" = oracle ] && echo ': ground truth, an upper bound'))" ;;
     sam-zeroshot) echo "SAM zero-shot (tagger's tags$([ "$ZEROSHOT_DETECTIONS" = oracle ] && echo ', ground-truth boxes'))" ;;

@@ -21,11 +21,13 @@ fi
 
 # The experiment at the sizes of tests/cli/test_experiment.sh (about 30 s on 2 cores).
 EXP=$T/exp
-TRAIN_COUNT=24 VAL_COUNT=8 CLS_EPOCHS=1 IRN_EPOCHS=1 SEG_ITERS=4 J=2 WSSS_BIN=$WSSS_BIN \
+ROWS="cam crf irn gt" TRAIN_COUNT=24 VAL_COUNT=8 CLS_EPOCHS=1 IRN_EPOCHS=1 SEG_ITERS=4 J=2 WSSS_BIN=$WSSS_BIN \
   "$WSSS_SOURCE/scripts/pipeline.sh" "$EXP" all > pipeline.out 2> pipeline.err \
   || { tail -n 30 pipeline.err; fail "the tiny experiment failed"; }
 
-expect_exit 0 wsss-report -j2 "$EXP"
+# The experiment's last stage wrote the report; it is written again here.
+[ -s "$EXP/report.html" ] || fail "the experiment wrote no report.html"
+expect_exit 0 wsss-report -j2 --overwrite "$EXP"
 assert_grep "wrote $EXP/report.html \([0-9]+ KiB\)" "$T/err"
 size=$(stat -c %s "$EXP/report.html")
 [ "$size" -lt 3000000 ] || fail "report.html is $size bytes (at most 3 MB for a small experiment)"
