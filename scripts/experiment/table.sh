@@ -8,6 +8,8 @@ row_label() {  # ROW
     crf) echo "CAM + dense CRF ($(preset_of "$CRF_OPTS") preset)" ;;
     irn) echo "CAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-threshold.txt"))" ;;
     recam) echo "ReCAM (bg threshold $(cat "$EXP/eval/recam-threshold.txt"))" ;;
+    recam-irn) echo "ReCAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-recam-threshold.txt"))" ;;
+    lpcam-irn) echo "LPCAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-lpcam-threshold.txt"))" ;;
     lpcam) echo "LPCAM (bg threshold $(cat "$EXP/eval/lpcam-threshold.txt"))" ;;
     clip-es) echo "CLIP-ES + dense CRF (training-free)" ;;
     sam-text) echo "SAM, text input (detector boxes$([ "$DETECTIONS" = oracle ] && echo ': ground truth, an upper bound'))" ;;
