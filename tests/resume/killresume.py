@@ -18,7 +18,8 @@ directory goes. The check:
              and a finished model (model.safetensors) ends the chain;
       whole: reruns add --overwrite (a command that redoes everything);
  3. after every completed chain requires: exit 0, the same files as the
-    uninterrupted run, byte for byte (meta*.json aside: times and argv), no
+    uninterrupted run, byte for byte (meta*.json aside: times and argv; and
+    checkpoint.state, see UNCOMPARED), no
     temporaries (.NAME.tmpPID-N.EXT), no .journal*.jsonl, no failed*.txt.
 
 --full-disk instead runs COMMAND once under a file size limit of 4 KiB
@@ -63,9 +64,16 @@ def debris(root):
     return sorted(bad)
 
 
+# Not compared byte for byte: meta*.json (times, the command line) and a
+# trainer's checkpoint.state (a LibTorch archive of the optimiser state, which
+# names the temporary file it was written to; its numbers are checked through
+# the final weights, which a wrong state would change).
+UNCOMPARED = re.compile(r"^(meta.*\.json|checkpoint\.state)$")
+
+
 def compare(ref, out):
-    a = {k: v for k, v in tree(ref).items() if not re.match(r"^meta.*\.json$", os.path.basename(k))}
-    b = {k: v for k, v in tree(out).items() if not re.match(r"^meta.*\.json$", os.path.basename(k))}
+    a = {k: v for k, v in tree(ref).items() if not UNCOMPARED.match(os.path.basename(k))}
+    b = {k: v for k, v in tree(out).items() if not UNCOMPARED.match(os.path.basename(k))}
     if sorted(a) != sorted(b):
         return f"file lists differ: only in the uninterrupted run {sorted(set(a) - set(b))}, " \
                f"only in the resumed one {sorted(set(b) - set(a))}"

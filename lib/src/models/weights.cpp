@@ -1,5 +1,6 @@
 #include "wsss/models/weights.hpp"
 
+#include <sstream>
 #include <algorithm>
 
 #include "wsss/io/atomic_file.hpp"
@@ -242,13 +243,12 @@ void save_resume_state(torch::optim::Optimizer& optimizer, std::int64_t progress
     archive.write("model", weights);
     archive.write("metadata", c10::IValue(nlohmann::json(metadata).dump()));
   }
-  AtomicFile out(file);
-  try {
-    archive.save_to(out.temporary().string());
-  } catch (const c10::Error& e) {
-    throw_write_error(file, std::string("write failed (") + e.what_without_backtrace() + ")", errno);
-  }
-  out.commit();
+  // Serialised in memory, then written atomically: LibTorch's file writer
+  // finishes the archive in its destructor, where a failed write (a full
+  // disk) aborts the process; in memory the archive also holds no file name.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(file, bytes.str());
 }
 
 std::int64_t load_resume_state(torch::optim::Optimizer& optimizer, const fs::path& file) {
