@@ -83,13 +83,18 @@ include scripts/experiment/experiment.mk
 # call writes; default EXP/text/detections.json or EXP/zeroshot/detections.json) and,
 # zero-shot, TAGS (RAM). SAM_OPTS, SEG=1, SEG_OPTS, VAL pass through (scripts/sam_common.sh).
 SAM_RECIPE = WSSS_BIN=$(BIN) J=$(JOBS) scripts
-sam-text: build
+# The recipes build first, unless BIN names binaries built elsewhere (the
+# tests pass theirs: a build from inside the suite would relink the binaries
+# that other tests are running).
+RECIPE_DEPS = $(if $(filter $(BUILD)/bin,$(BIN)),build)
+
+sam-text: $(RECIPE_DEPS)
 	$(SAM_RECIPE)/sam_text.sh "$(EXP)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
-sam-zeroshot: build
+sam-zeroshot: $(RECIPE_DEPS)
 	$(SAM_RECIPE)/sam_zeroshot.sh "$(EXP)" "$(TAGS)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
 # Zero-shot with no tagger and no detector (docs/clip-es.md, "Zero-shot"): CLIP's
 # labels, CLIP-ES maps of them, SAM prompted by the maps; scored when MANIFEST has masks.
-clip-zeroshot: build
+clip-zeroshot: $(RECIPE_DEPS)
 	@$(MAKE) --no-print-directory experiment EXP="$(EXP)" DATA=manifests TRAIN="$(MANIFEST)" VAL="$(MANIFEST)" \
 	  ROWS=clip-sam SEG_ROWS=none CLIP_MODEL="$(CLIP_MODEL)" SAM_MODEL="$(SAM_MODEL)"
 
