@@ -79,9 +79,11 @@ seg_rows() {
   case $SEG_ROWS in
     all) echo "$ROWS" ;;
     none) ;;
-    *) local r; for r in $SEG_ROWS; do
-         case " $ROWS " in *" $r "*) echo "$r" ;; *) echo "pipeline.sh: SEG_ROWS: '$r' is not in ROWS" >&2; exit 2 ;; esac
-       done ;;
+    *) local r out=()   # one line, like "all" (callers match " $(seg_rows) ")
+       for r in $SEG_ROWS; do
+         case " $ROWS " in *" $r "*) out+=("$r") ;; *) echo "pipeline.sh: SEG_ROWS: '$r' is not in ROWS" >&2; exit 2 ;; esac
+       done
+       echo "${out[*]}" ;;
   esac
 }
 

@@ -42,9 +42,14 @@ assert_grep '^\+ sbatch --wait .*wsss-classify\\? train' slurm/log/classify.log
 [ -s slurm/log/classify.slurm.log ] || fail "no Slurm job log for classify"
 # The outputs are the local run's.
 list() { (cd "$1" && find . -type f ! -path './log/*' ! -path '*/log/*' ! -path './times/*' ! -path './cmd/*' \
-            ! -name 'meta*.json' ! -name 'manifest.*-of-*.jsonl' ! -name 'config.*' ! -name 'results.*' ! -name report.html ! -name checkpoint.state \
+            ! -name 'meta*.json' ! -name 'manifest.*-of-*.jsonl' ! -name 'config.*' ! -name 'results.*' ! -name report.html ! -name train_log.jsonl ! -name checkpoint.state \
             ! -name '*.tmp' | sort); }
 diff <(list local) <(list slurm) || fail "file lists differ"
+# Training logs: the same entries but their wall-clock seconds.
+for f in local/*/train_log.jsonl; do
+  cmp -s <(sed 's/"seconds":[-0-9.e]*/"seconds":_/g' "$f") <(sed 's/"seconds":[-0-9.e]*/"seconds":_/g' "slurm/${f#local/}") \
+    || fail "training logs differ: $f"
+done
 while IFS= read -r f; do cmp -s "local/$f" "slurm/$f" || fail "contents differ: $f"; done < <(list local)
 diff <(grep -oE '"(pseudo|seg)_miou_[a-z]+": [0-9.null]+' local/results.json) \
      <(grep -oE '"(pseudo|seg)_miou_[a-z]+": [0-9.null]+' slurm/results.json) || fail "tables differ"
