@@ -53,9 +53,10 @@ write_table() {
   grep -q '"mask"' "${EVAL_M:-$TRAIN_M}" || has_gt=0
   base=null
   if [ $has_gt = 1 ]; then
-    scored=$(scored_manifest baseline "$TRAIN_M" mask)
-    evaluate baseline "$scored" --pred pred --missing empty
+    # All background on the scored images: their own masks, nothing to join.
+    evaluate baseline "${EVAL_M:-$TRAIN_M}" --pred pred --missing empty
     base=$(miou_of "$EXP/eval/baseline.txt")
+    [ -n "$base" ] || { echo "pipeline.sh: table: no mIoU in $EXP/eval/baseline.txt" >&2; return 1; }
   fi
   local md="$EXP/results.md.tmp" json="$EXP/results.json.tmp"
   {
