@@ -54,6 +54,9 @@ void setup(CLI::App& app, Args& a, cli::Action& action) {
                     ->type_name("FLOAT")
                     ->check(cli::positive())
                     ->each([&o](const std::string& text) { o.background = {BackgroundRule::Power, std::stod(text)}; });
+  app.add_flag("--drop-bg-channel", o.drop_bg_channel,
+               "Score maps with a background channel (classes starting with 0, e.g. AMN's): drop it and decide "
+               "background from the class channels with --bg-threshold/--bg-sweep/--bg-power (AMN's eval_amn_cam)");
   thr->excludes(sweep)->excludes(power);
   sweep->excludes(power);
   app.add_option("--json", a.json, "Also write the full result (with the confusion matrix) to this file");

@@ -1,5 +1,7 @@
 #include "wsss/cam/classifier.hpp"
 
+#include "wsss/cam/cam.hpp"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -25,12 +27,6 @@ namespace {
 torch::Tensor to_tensor(const ChwImage& image) {
   return torch::from_blob(const_cast<float*>(image.data.data()), {3, image.height, image.width}, torch::kFloat32)
       .clone();
-}
-
-torch::Tensor multi_hot(const std::vector<int>& labels, int k) {
-  torch::Tensor t = torch::zeros({k});
-  for (int c : labels) t[c - 1] = 1.0f;
-  return t;
 }
 
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
@@ -145,7 +141,7 @@ class ClassifierTrainTask : public train::TrainTask {
       ChwImage chw = normalize(img);
       if (rng() & 1) chw = flip_horizontal(chw);
       images.push_back(to_tensor(random_crop(chw, o_.crop, 0.0f, rng)));
-      targets.push_back(multi_hot(labels_[item.record], k_));
+      targets.push_back(label_vector(labels_[item.record], k_));
     }
     return {torch::stack(images), torch::stack(targets)};
   }

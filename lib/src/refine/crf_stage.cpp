@@ -55,6 +55,7 @@ class CrfProcessor : public ItemProcessor {
     if (!options_.mask_field.empty()) return process_mask(r);
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, rgb.cols, rgb.rows);
+    if (options_.drop_bg_channel) drop_background_channel(scores);
     ChannelScores channels = with_background(scores, options_.background);
     std::vector<float> q = crf_marginals(rgb, channels, options_.preset, options_.threads);
     fs::path file = outputs(r)[0];
