@@ -80,13 +80,7 @@ class AmnTrainTask : public train::TrainTask {
     optimizer_ = std::make_unique<torch::optim::Adam>(groups, AdamOptions(o.lr));
   }
 
-  train::Schedule schedule() const override {
-    train::Schedule s;
-    s.unit = train::Unit::Epoch;
-    s.total = o_.epochs;
-    s.steps_per_unit = sampler_.steps_per_epoch();
-    return s;
-  }
+  train::Schedule schedule() const override { return train::epoch_schedule(o_.epochs, sampler_); }
   torch::nn::Module& network() override { return *net_; }
   const models::ModelSpec& backbone_spec() const override { return spec_; }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }

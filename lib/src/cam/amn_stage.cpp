@@ -12,6 +12,7 @@
 #include "wsss/io/npy.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/threads.hpp"
+#include "wsss/models/weights.hpp"
 #include "wsss/train/losses.hpp"
 
 namespace wsss::cam {
@@ -88,13 +89,7 @@ class AmnProcessor : public ItemProcessor {
                const AmnStageOptions& options)
       : loaded_(models::load_amn_net(model)), device_(models::resolve_device(options.device)),
         k_(vocab.num_foreground()), manifest_(manifest), out_dir_(out_dir), options_(options) {
-    std::vector<std::string> names(vocab.classes.begin() + 1, vocab.classes.end());
-    if (loaded_.class_names.size() != names.size())
-      throw InputError(model, "model has " + std::to_string(loaded_.class_names.size()) +
-                                  " classes but the data's vocabulary '" + vocab.name + "' has " +
-                                  std::to_string(names.size()));
-    if (loaded_.class_names != names)
-      throw InputError(model, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
+    models::check_class_names(model, loaded_.class_names, vocab);
     if (options.scales.empty()) throw UsageError("--scales: no scale given");
     loaded_.net->to(device_);
   }

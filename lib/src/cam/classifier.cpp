@@ -39,12 +39,7 @@ std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const
 
 models::LoadedCamNet load_for_vocabulary(const fs::path& model, const Vocabulary& vocab) {
   models::LoadedCamNet loaded = models::load_cam_net(model);
-  std::vector<std::string> names(vocab.classes.begin() + 1, vocab.classes.end());
-  if (loaded.class_names.size() != names.size())
-    throw InputError(model, "model has " + std::to_string(loaded.class_names.size()) + " classes but the data's vocabulary '" +
-                                vocab.name + "' has " + std::to_string(names.size()));
-  if (loaded.class_names != names)
-    throw InputError(model, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
+  models::check_class_names(model, loaded.class_names, vocab);
   return loaded;
 }
 
@@ -112,13 +107,7 @@ class ClassifierTrainTask : public train::TrainTask {
     optimizer_ = std::make_unique<torch::optim::SGD>(groups, SGDOptions(o.lr));
   }
 
-  train::Schedule schedule() const override {
-    train::Schedule s;
-    s.unit = train::Unit::Epoch;
-    s.total = o_.epochs;
-    s.steps_per_unit = sampler_.steps_per_epoch();
-    return s;
-  }
+  train::Schedule schedule() const override { return train::epoch_schedule(o_.epochs, sampler_); }
   torch::nn::Module& network() override { return *net_; }
   const models::ModelSpec& backbone_spec() const override { return spec_; }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }

@@ -230,6 +230,14 @@ ModelSpec read_backbone_spec(const fs::path& file) {
   }
 }
 
+void check_class_names(const fs::path& file, const std::vector<std::string>& names, const Vocabulary& vocab) {
+  const std::vector<std::string> want(vocab.classes.begin() + 1, vocab.classes.end());
+  if (names.size() != want.size())
+    throw InputError(file, "model has " + std::to_string(names.size()) + " classes but the data's vocabulary '" +
+                               vocab.name + "' has " + std::to_string(want.size()));
+  if (names != want) throw InputError(file, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
+}
+
 ModelSpec init_backbone(const std::string& init, const std::string& arch, int width) {
   ModelSpec spec;
   spec.arch = arch;

@@ -61,13 +61,7 @@ class IrnTrainTask : public train::TrainTask {
         net_->edge_parameters(), SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   }
 
-  train::Schedule schedule() const override {
-    train::Schedule s;
-    s.unit = train::Unit::Epoch;
-    s.total = o_.epochs;
-    s.steps_per_unit = sampler_.steps_per_epoch();
-    return s;
-  }
+  train::Schedule schedule() const override { return train::epoch_schedule(o_.epochs, sampler_); }
   torch::nn::Module& network() override { return *net_; }
   const models::ModelSpec& backbone_spec() const override { return spec_; }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }

@@ -85,6 +85,14 @@ std::vector<EpochSampler::Item> EpochSampler::batch(std::size_t index) const {
   return items;
 }
 
+Schedule epoch_schedule(int epochs, const EpochSampler& sampler) {
+  Schedule s;
+  s.unit = Unit::Epoch;
+  s.total = epochs;
+  s.steps_per_unit = sampler.steps_per_epoch();
+  return s;
+}
+
 double lr_factor(std::size_t step, const Schedule& s, double power) {
   const std::size_t every = std::size_t(std::max(1, s.lr_decay_every));
   const std::size_t decayed_at = step - step % every;
