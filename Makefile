@@ -7,13 +7,14 @@ BIN := $(BUILD)/bin
 # Demo/experiment directory (generated data and results; gitignored).
 EXP ?= exp/demo
 
-.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot cli-docs install
+.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot clip-zeroshot cli-docs install
 
 all: build
 
 help:
 	@echo "make demo   - install what is missing, build, run the Table-1 experiment on synthetic data ($(EXP))"
-	@echo "make experiment EXP=DIR - the same experiment without the build step (scripts/experiment.mk)"
+	@echo "make experiment EXP=DIR [CONFIG=recipes/....conf] [TRAIN=M VAL=M] [KEY=VALUE...]"
+	@echo "            - the experiment of a configuration, without the build step (docs/recipes.md)"
 	@echo "make test   - install what is missing, build, run the whole test suite (with the Slurm tests,"
 	@echo "              which start a local Slurm cluster as root; NO_SLURM=1 installs no Slurm packages)"
 	@echo "make build  - configure and build into $(BUILD)/"
@@ -23,6 +24,8 @@ help:
 	@echo "make sam-text MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
 	@echo "            - SAM pseudo masks, text input (labels known): captions, then (once the user has run"
 	@echo "              Grounding DINO on them) wsss-sam and wsss-miou into EXP/text (scripts/sam_text.sh, docs/sam.md)"
+	@echo "make clip-zeroshot MANIFEST=M CLIP_MODEL=ViT-B-16.pt SAM_MODEL=S.pt|grabcut [EXP=DIR]"
+	@echo "            - zero-shot pseudo masks: CLIP's labels, CLIP-ES maps, CAM-prompted SAM (docs/clip-es.md)"
 	@echo "make sam-zeroshot TAGS=RAM_TAGS MANIFEST=M SAM_MODEL=S.pt [DETECTIONS=D.json] [EXP=DIR]"
 	@echo "            - the same from a tagger's tags (no labels), into EXP/zeroshot (scripts/sam_zeroshot.sh)"
 
@@ -45,13 +48,13 @@ test-unit: build
 test-cli: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L cli
 
-# The demo is the Table-1 experiment (scripts/experiment.mk) on synthetic data:
+# The demo is the Table-1 experiment (scripts/experiment/experiment.mk) on synthetic data:
 # `make -j2 demo` runs independent stages side by side; rerunning reuses every
 # stage whose inputs did not change.
 demo: build
-	@$(MAKE) --no-print-directory experiment
+	@$(MAKE) --no-print-directory experiment CONFIG=recipes/demo.conf
 
-include scripts/experiment.mk
+include scripts/experiment/experiment.mk
 
 # The SAM recipes (docs/sam.md, "Recipes"). The user supplies MANIFEST, SAM_MODEL
 # (scripts/export_sam.py), DETECTIONS (Grounding DINO run on the captions the first
@@ -62,6 +65,11 @@ sam-text: build
 	$(SAM_RECIPE)/sam_text.sh "$(EXP)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
 sam-zeroshot: build
 	$(SAM_RECIPE)/sam_zeroshot.sh "$(EXP)" "$(TAGS)" "$(MANIFEST)" "$(SAM_MODEL)" $(DETECTIONS)
+# Zero-shot with no tagger and no detector (docs/clip-es.md, "Zero-shot"): CLIP's
+# labels, CLIP-ES maps of them, SAM prompted by the maps; scored when MANIFEST has masks.
+clip-zeroshot: build
+	@$(MAKE) --no-print-directory experiment EXP="$(EXP)" DATA=manifests TRAIN="$(MANIFEST)" VAL="$(MANIFEST)" \
+	  ROWS=clip-sam SEG_ROWS=none CLIP_MODEL="$(CLIP_MODEL)" SAM_MODEL="$(SAM_MODEL)"
 
 # docs/cli.md from every binary's --help-all (a test fails when it is stale).
 cli-docs: build

@@ -21,19 +21,23 @@ void add_voc(CLI::App& app, VocArgs& args, wsss::cli::Action& action) {
       ->check(CLI::IsMember({"SegmentationClass", "SegmentationClassAug"}));
   sub->add_option("--sbd-list", args.sbd_list,
                   "The train_aug list (default ImageSets/SegmentationAug/train_aug.txt)")->check(CLI::ExistingFile);
-  wsss::cli::add_common_options(*sub, args.common, wsss::cli::kPerImage);
+  wsss::cli::add_common_options(*sub, args.common, wsss::cli::kPerImage | wsss::cli::kClasses);
   wsss::cli::describe(*sub,
-                      "Imports a PASCAL VOC 2012 split. Labels are the de-duplicated <object><name> entries of "
-                      "Annotations/<id>.xml, difficult objects included (or the GT mask's values with "
-                      "--labels-from mask). Records point at the existing GT PNGs; images without one get no "
-                      "\"mask\" field.",
-                      "wsss-data voc /data/VOCdevkit/VOC2012 exp/voc_train_aug --split train_aug",
+                      "Imports a PASCAL VOC 2012 split, or any set in VOC's layout. Labels are the de-duplicated "
+                      "<object><name> entries of Annotations/<id>.xml, difficult objects included (or the GT "
+                      "mask's values with --labels-from mask). The names are VOC's 20 unless --classes gives the "
+                      "set's own vocabulary: a classes.json, or a classes.txt with one name per line, background "
+                      "first; classes.json is written from it. Records point at the existing GT PNGs; images "
+                      "without one get no \"mask\" field.",
+                      "wsss-data voc /data/VOCdevkit/VOC2012 exp/voc_train_aug --split train_aug\n"
+                      "  wsss-data voc --classes mydata/classes.txt mydata exp/mydata_train",
                       "docs/data-import.md");
   sub->callback([&action, sub, &args] {
     action = [sub, &args] {
       wsss::cli::apply_common_options(*sub, args.common);
       args.voc.voc_dir = args.voc_dir;
       args.voc.sbd_list = args.sbd_list;
+      if (!args.common.classes.empty()) args.voc.vocabulary = wsss::vocabulary_for("", args.common.classes);
       auto summary = wsss::voc::import_voc(args.voc, args.common.stage_options(args.out_dir));
       wsss::log::info(wsss::summary_line(summary));
       return summary.ok ? 0 : 1;

@@ -44,7 +44,8 @@ void setup(CLI::App& app, Args& a, cli::Action& action) {
                     o.background = {BackgroundRule::Threshold, std::stod(text)};
                   });
   auto* sweep = app.add_option("--bg-sweep", "Score maps: evaluate every threshold FROM:TO:STEP in one pass, "
-                                             "e.g. 0.05:0.60:0.01")
+                                             "e.g. 0.05:0.95:0.01; a best on an edge other than 0 or 1 is "
+                                             "swept again up to that bound (see --sweep-edge)")
                     ->each([&o](const std::string& text) {
                       o.sweep = parse_sweep(text);
                       o.sweep_text = text;
@@ -57,6 +58,11 @@ void setup(CLI::App& app, Args& a, cli::Action& action) {
   app.add_flag("--drop-bg-channel", o.drop_bg_channel,
                "Score maps with a background channel (classes starting with 0, e.g. AMN's): drop it and decide "
                "background from the class channels with --bg-threshold/--bg-sweep/--bg-power (AMN's eval_amn_cam)");
+  app.add_option("--sweep-edge", "A sweep's best on an edge of its range: widen (sweep again up to 0 or 1) or "
+                                 "warn (default widen)")
+      ->check(CLI::IsMember({"widen", "warn"}))
+      ->needs(sweep)
+      ->each([&o](const std::string& text) { o.widen_sweep_at_edge = text == "widen"; });
   thr->excludes(sweep)->excludes(power);
   sweep->excludes(power);
   app.add_option("--json", a.json, "Also write the full result (with the confusion matrix) to this file");

@@ -100,6 +100,9 @@ void add_predict(CLI::App& app, PredictArgs& a, cli::Action& action) {
   p->add_option("--fuse", a.options.fuse, "How scales are fused: max or mean")->check(CLI::IsMember({"max", "mean"}));
   p->add_flag("--flip", a.options.flip, "Average the logits with those of the flipped image");
   p->add_flag("--crf", a.options.crf, "Dense CRF (deeplab preset) on the softmax before the argmax");
+  p->add_flag("--voc-server", a.options.voc_server,
+              "Write the PNGs in the PASCAL VOC evaluation server's layout, OUT_DIR/" + std::string(seg::kVocServerDir) +
+                  "/<id>.png, for the test split (archive with: tar -czf results.tgz -C OUT_DIR results)");
   p->callback([&action, p, &a] {
     action = [p, &a] {
       return cli::run_per_image(*p, a.stage, [&a](const cli::PerImageInputs& in) {

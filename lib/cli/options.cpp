@@ -51,7 +51,8 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned groups) {
         ->capture_default_str()->group("Common");
   if (groups & kClasses)
     app.add_option("--classes", o.classes,
-                   "Class vocabulary: a classes.json file or a built-in name (voc12, coco, synth); "
+                   "Class vocabulary: a classes.json file, a classes.txt list (one name per line, background "
+                   "first) or a built-in name (voc12, coco, synth); "
                    "default: classes.json beside the input manifest")->group("Common");
 }
 

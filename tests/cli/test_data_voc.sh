@@ -45,8 +45,35 @@ assert_same_tree j1 j2
 # An unknown object name: error naming the XML file and line, no manifest left.
 sed -i 's#<name>tvmonitor</name>#<name>television</name>#' $VOC/Annotations/2007_000003.xml
 expect_exit 1 wsss-data voc $VOC bad
-assert_grep "Annotations/2007_000003.xml:[0-9]+: unknown VOC class name 'television'" "$T/err"
+assert_grep "Annotations/2007_000003.xml:[0-9]+: class name 'television' is not in the vocabulary \(voc12; a custom set gives its classes with --classes\)" "$T/err"
 [ ! -e bad/manifest.jsonl ] || fail "manifest left after a failed import"
+
+# A VOC-format set with its own vocabulary: classes.txt (background first, CRLF,
+# a trailing blank line) names 'television' where VOC says tvmonitor, and one more class.
+wsss-data vocab voc12 > voc12.json 2>/dev/null
+/usr/bin/python3 - <<'PY'
+import json
+names = json.load(open("voc12.json"))["classes"]
+names = ["television" if n == "tvmonitor" else n for n in names] + ["lamp"]
+open("classes.txt", "w", newline="").write("\r\n".join(names) + "\r\n\r\n")
+PY
+expect_exit 0 wsss-data voc --classes classes.txt $VOC custom
+assert_grep '"id":"2007_000003".*"labels":\[20\]' custom/manifest.jsonl
+assert_grep '"name": "custom"' custom/classes.json
+assert_grep '"television","lamp"' custom/classes.json
+expect_exit 0 wsss-data check custom/manifest.jsonl
+# ... a name outside it is still an error naming the file and line; so is a duplicate in the list.
+sed -i 's#<name>television</name>#<name>sofa-bed</name>#' $VOC/Annotations/2007_000003.xml
+expect_exit 1 wsss-data voc --classes classes.txt $VOC badcustom
+assert_grep "Annotations/2007_000003.xml:[0-9]+: class name 'sofa-bed' is not in the vocabulary \(custom\)" "$T/err"
+[ ! -e badcustom/manifest.jsonl ] || fail "manifest left after a failed import"
+printf 'background\ncat\n\ndog\n' > gap.txt
+expect_exit 1 wsss-data voc --classes gap.txt $VOC badgap
+assert_grep 'gap.txt:3: blank line inside the class list' "$T/err"
+printf 'background\ncat\ncat\n' > dup.txt
+expect_exit 1 wsss-data voc --classes dup.txt $VOC baddup
+assert_grep "dup.txt: class name 'cat' appears twice" "$T/err"
+sed -i 's#<name>sofa-bed</name>#<name>television</name>#' $VOC/Annotations/2007_000003.xml
 # Malformed XML.
 printf '<annotation><object><name>cat</name></annotation>\n' > $VOC/Annotations/2007_000003.xml
 expect_exit 1 wsss-data voc $VOC bad2

@@ -186,6 +186,17 @@ expect_exit 0 wsss-miou cams.jsonl --pred cam --bg-sweep 0.05:0.60:0.01 --shard 
 expect_exit 0 wsss-miou cams.jsonl --pred cam --bg-sweep 0.05:0.60:0.01 --shard 2/2 --json w2.json
 expect_exit 0 wsss-miou --merge w1.json w2.json --json wm.json
 cmp -s wm.json sweep.json || fail "merged sweep differs"
+# A best on the upper edge of a narrow sweep: swept again up to 1, the best of the
+# wide sweep found; with --sweep-edge warn the edge is kept, with a warning.
+expect_exit 0 wsss-miou cams.jsonl --pred cam --bg-sweep 0.05:1:0.01 --json wide.json
+wide=$(sed -n 's/^best threshold //p' "$T/out")
+narrow_hi=$($PY -c "print(round(max(0.06, $wide - 0.05), 2))")
+expect_exit 0 wsss-miou cams.jsonl --pred cam --bg-sweep "0.05:$narrow_hi:0.01" --json widened.json
+assert_grep "best threshold $narrow_hi is the upper end of the sweep 0.05:$narrow_hi:0.01: sweeping again over 0.05:1:0.01" "$T/err"
+[ "$(sed -n 's/^best threshold //p' "$T/out")" = "$wide" ] || fail "the widened sweep did not find the wide sweep's best $wide"
+expect_exit 0 wsss-miou cams.jsonl --pred cam --bg-sweep "0.05:$narrow_hi:0.01" --sweep-edge warn
+assert_grep "the best may lie beyond it \(try --bg-sweep 0.05:1:0.01\)" "$T/err"
+[ "$(sed -n 's/^best threshold //p' "$T/out")" = "$narrow_hi" ] || fail "--sweep-edge warn changed the range"
 # A sweep needs score maps.
 expect_exit 1 wsss-miou pairs.jsonl --bg-sweep 0.1:0.2:0.1 --missing skip
 assert_grep "needs .npy score maps" "$T/err"

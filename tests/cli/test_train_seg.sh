@@ -103,6 +103,14 @@ expect_exit 0 "${PRED[@]}" --crf --flip --scales 1.0 --fuse mean -j2 v/manifest.
 expect_exit 0 "${PRED[@]}" --crf --flip --scales 1.0 --fuse mean -j1 v/manifest.jsonl Pcrf1
 assert_same_tree Pcrf Pcrf1
 expect_exit 0 wsss-miou --pred pred Pcrf/manifest.jsonl
+# The VOC evaluation server's layout (test split): the same PNGs under results/.
+expect_exit 0 "${PRED[@]}" --voc-server -j2 v/manifest.jsonl Pserver
+for f in P/pred/*.png; do
+  cmp -s "$f" "Pserver/results/VOC2012/Segmentation/comp6_test_cls/$(basename "$f")" || fail "--voc-server: $f differs or is missing"
+done
+[ "$(ls Pserver/results/VOC2012/Segmentation/comp6_test_cls | wc -l)" = 4 ] || fail "--voc-server: not 4 PNGs"
+[ ! -e Pserver/pred ] || fail "--voc-server also wrote pred/"
+assert_grep '"pred":"results/VOC2012/Segmentation/comp6_test_cls/s[0-9]*\.png"' Pserver/manifest.jsonl
 # --skip-existing after a complete run changes nothing; without it the rerun is refused.
 cp -a P P.before
 expect_exit 0 "${PRED[@]}" -j2 --skip-existing v/manifest.jsonl P

@@ -71,11 +71,11 @@ TEST_CASE("VOC import on a fake VOCdevkit written with write_mask", "[voc]") {
   CHECK_FALSE(m.records[2].contains("mask"));
   CHECK(Vocabulary::load(tmp / "out/classes.json").name == "voc12");
   // Labels from the masks: only images with GT can be imported that way.
-  CHECK(voc::labels_from_mask(voc / "SegmentationClass/a1.png") == std::vector<int>{8});
+  CHECK(voc::labels_from_mask(voc / "SegmentationClass/a1.png", builtin_vocabulary("voc12")) == std::vector<int>{8});
   Mask bad(3, 3, 21);
   write_mask(tmp / "bad.png", bad);
-  CHECK_THROWS_WITH(voc::labels_from_mask(tmp / "bad.png"), Catch::Contains("pixel value 21 is not a VOC class id"));
-  CHECK_THROWS_WITH(voc::labels_from_xml(tmp / "nosuch.xml"), Catch::Contains("nosuch.xml"));
+  CHECK_THROWS_WITH(voc::labels_from_mask(tmp / "bad.png", builtin_vocabulary("voc12")), Catch::Contains("pixel value 21 is not a class id (0..20, 255)"));
+  CHECK_THROWS_WITH(voc::labels_from_xml(tmp / "nosuch.xml", builtin_vocabulary("voc12")), Catch::Contains("nosuch.xml"));
 }
 
 TEST_CASE("split lists: ids, DeepLab paths, duplicates", "[voc]") {

@@ -116,12 +116,14 @@ std::vector<ObjectName> object_names(const std::string& xml, const fs::path& fil
   return names;
 }
 
-std::vector<int> labels_from_xml(const fs::path& xml_file) {
-  static const Vocabulary voc = builtin_vocabulary("voc12");
+std::vector<int> labels_from_xml(const fs::path& xml_file, const Vocabulary& vocabulary) {
   std::vector<int> labels;
   for (const ObjectName& object : object_names(read_file(xml_file), xml_file)) {
-    int id = voc.id_of(object.name);
-    if (id < 1) throw InputError(xml_file, object.line, "unknown VOC class name '" + object.name + "'");
+    int id = vocabulary.id_of(object.name);
+    if (id < 1)
+      throw InputError(xml_file, object.line,
+                       "class name '" + object.name + "' is not in the vocabulary (" + vocabulary.name +
+                           (vocabulary.name == "voc12" ? "; a custom set gives its classes with --classes)" : ")"));
     labels.push_back(id);
   }
   std::sort(labels.begin(), labels.end());
@@ -129,14 +131,17 @@ std::vector<int> labels_from_xml(const fs::path& xml_file) {
   return labels;
 }
 
-std::vector<int> labels_from_mask(const fs::path& mask_file) {
+std::vector<int> labels_from_mask(const fs::path& mask_file, const Vocabulary& vocabulary) {
   Mask mask = read_mask(mask_file);
   bool present[256] = {};
   for (std::uint8_t v : mask.data) present[v] = true;
   std::vector<int> labels;
   for (int v = 1; v < 255; ++v) {
-    if (!present[v]) continue;
-    if (v > 20) throw InputError(mask_file, "pixel value " + std::to_string(v) + " is not a VOC class id (0..20, 255)");
+    if (!present[v] || v == vocabulary.ignore) continue;
+    if (v >= vocabulary.size())
+      throw InputError(mask_file, "pixel value " + std::to_string(v) + " is not a class id (0.." +
+                                      std::to_string(vocabulary.num_foreground()) + ", " +
+                                      std::to_string(vocabulary.ignore) + ")");
     labels.push_back(v);
   }
   return labels;
@@ -207,8 +212,9 @@ StageSummary import_voc(const VocImportOptions& o, const StageOptions& stage) {
   // Labels need one small file read per image: done by the stage's workers.
   class VocLabeller : public ItemProcessor {
    public:
-    VocLabeller(fs::path root, fs::path gt_dir, bool have_gt, bool from_xml)
-        : root_(std::move(root)), gt_dir_(std::move(gt_dir)), have_gt_(have_gt), from_xml_(from_xml) {}
+    VocLabeller(fs::path root, fs::path gt_dir, bool have_gt, bool from_xml, const Vocabulary& vocabulary)
+        : root_(std::move(root)), gt_dir_(std::move(gt_dir)), have_gt_(have_gt), from_xml_(from_xml),
+          vocabulary_(vocabulary) {}
     std::vector<fs::path> outputs(const Record&) const override { return {}; }
     // "mask" is listed so that --skip-existing keeps it; records without a GT
     // mask are simply recomputed (one small read).
@@ -224,10 +230,10 @@ StageSummary import_voc(const VocImportOptions& o, const StageOptions& stage) {
       if (from_xml_) {
         fs::path xml = root_ / "Annotations" / (id + ".xml");
         require_file(xml, "annotation", "item '" + id + "'");
-        added["labels"] = labels_from_xml(xml);
+        added["labels"] = labels_from_xml(xml, vocabulary_);
       } else {
         if (!has_mask) throw InputError(gt, "GT mask not found (needed by --labels-from mask)");
-        added["labels"] = labels_from_mask(gt);
+        added["labels"] = labels_from_mask(gt, vocabulary_);
       }
       if (has_mask) added["mask"] = gt.string();
       return added;
@@ -236,9 +242,9 @@ StageSummary import_voc(const VocImportOptions& o, const StageOptions& stage) {
    private:
     fs::path root_, gt_dir_;
     bool have_gt_, from_xml_;
-  } labeller(root, gt_dir, have_gt, o.labels_from == "xml");
-  Vocabulary voc = builtin_vocabulary("voc12");
-  return run_stage(labeller, input, stage, &voc);
+    const Vocabulary& vocabulary_;
+  } labeller(root, gt_dir, have_gt, o.labels_from == "xml", o.vocabulary);
+  return run_stage(labeller, input, stage, &o.vocabulary);
 }
 
 }  // namespace wsss::voc

@@ -54,7 +54,48 @@ std::size_t MiouResult::best() const {
   return best;
 }
 
+std::vector<double> widened_sweep(const std::vector<double>& sweep, std::size_t best, std::string* text) {
+  if (sweep.size() < 2 || (best != 0 && best + 1 != sweep.size())) return {};
+  const double step = sweep[1] - sweep[0], lo = sweep.front(), hi = sweep.back();
+  double from = lo, to = hi;
+  if (best + 1 == sweep.size() && hi + step <= 1 + 1e-9) to = hi + std::floor((1 - hi) / step + 1e-6) * step;
+  else if (best == 0 && lo - step >= -1e-9) from = lo - std::floor(lo / step + 1e-6) * step;
+  else return {};
+  std::string t = format_shortest(std::round(from * 1e9) / 1e9) + ":" + format_shortest(std::round(to * 1e9) / 1e9) +
+                  ":" + format_shortest(std::round(step * 1e9) / 1e9);
+  if (text) *text = t;
+  return parse_sweep(t);
+}
+
+namespace {
+MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary, const MiouOptions& options);
+}  // namespace
+
 MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabulary, const MiouOptions& options) {
+  MiouResult result = evaluate_once(manifest, vocabulary, options);
+  if (!result.is_sweep() || result.thresholds.size() < 2) return result;
+  const std::size_t best = result.best();
+  std::string text;
+  std::vector<double> wider = widened_sweep(result.thresholds, best, &text);
+  if (wider.empty()) return result;
+  const char* edge = best == 0 ? "lower" : "upper";
+  // Shards are widened never: their merge needs one range, and the edge is the merged result's.
+  if (!options.widen_sweep_at_edge || options.shard.sharded()) {
+    log::warn("best threshold ", format_shortest(result.thresholds[best]), " is the ", edge, " end of the sweep ",
+              options.sweep_text, ": the best may lie beyond it (try --bg-sweep ", text, ")");
+    return result;
+  }
+  log::warn("best threshold ", format_shortest(result.thresholds[best]), " is the ", edge, " end of the sweep ",
+            options.sweep_text, ": sweeping again over ", text);
+  MiouOptions again = options;
+  again.sweep = std::move(wider);
+  again.sweep_text = text;
+  return evaluate_once(manifest, vocabulary, again);
+}
+
+namespace {
+
+MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary, const MiouOptions& options) {
   MiouResult result;
   result.classes = vocabulary.classes;
   result.ignore = vocabulary.ignore;
@@ -180,8 +221,6 @@ MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabul
   }
   return result;
 }
-
-namespace {
 
 nlohmann::ordered_json matrix_json(const Confusion& c) {
   auto rows = nlohmann::ordered_json::array();

@@ -40,8 +40,56 @@ int Vocabulary::id_of(const std::string& n) const {
   return -1;
 }
 
+namespace {
+
+// What every vocabulary must satisfy, however it was written.
+Vocabulary checked(Vocabulary v, const fs::path& file) {
+  if (v.classes.size() < 2 || v.classes.size() > 255)
+    throw InputError(file, "vocabulary needs background plus 1..254 classes");
+  if (v.ignore < v.size() || v.ignore > 255) throw InputError(file, "ignore id must be >= the number of classes and <= 255");
+  // A name is how users, prompts and reports address a class: it must name one id.
+  std::unordered_map<std::string, int> first_id;
+  for (int id = 0; id < v.size(); ++id) {
+    if (v.classes[id].empty()) throw InputError(file, "class " + std::to_string(id) + " has an empty name");
+    auto [it, inserted] = first_id.emplace(v.classes[id], id);
+    if (!inserted)
+      throw InputError(file, "class name '" + v.classes[id] + "' appears twice (ids " + std::to_string(it->second) +
+                                 " and " + std::to_string(id) + ")");
+  }
+  return v;
+}
+
+// The plain list many VOC-format sets ship as classes.txt: one name per line,
+// background first; blank lines only at the end; CRLF and a UTF-8 BOM accepted.
+Vocabulary vocabulary_from_lines(const std::string& text, const fs::path& file) {
+  Vocabulary v;
+  v.name = "custom";
+  std::size_t pos = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+  long line = 0, blank_line = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string name = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line;
+    while (!name.empty() && (name.back() == '\r' || name.back() == ' ' || name.back() == '\t')) name.pop_back();
+    name.erase(0, name.find_first_not_of(" \t"));
+    if (name.empty()) {
+      if (!blank_line) blank_line = line;
+      continue;
+    }
+    if (blank_line) throw InputError(file, blank_line, "blank line inside the class list (one name per line)");
+    v.classes.push_back(name);
+  }
+  return v;
+}
+
+}  // namespace
+
 Vocabulary Vocabulary::load(const fs::path& file) {
   std::string text = read_file(file);
+  const std::size_t first = text.find_first_not_of(" \t\r\n", text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0);
+  if (first == std::string::npos || text[first] != '{') return checked(vocabulary_from_lines(text, file), file);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
@@ -63,19 +111,7 @@ Vocabulary Vocabulary::load(const fs::path& file) {
   } catch (const nlohmann::json::exception& e) {
     throw InputError(file, std::string("bad vocabulary: ") + e.what());
   }
-  if (v.classes.size() < 2 || v.classes.size() > 255)
-    throw InputError(file, "vocabulary needs background plus 1..254 classes");
-  if (v.ignore < v.size() || v.ignore > 255) throw InputError(file, "ignore id must be >= the number of classes and <= 255");
-  // A name is how users, prompts and reports address a class: it must name one id.
-  std::unordered_map<std::string, int> first_id;
-  for (int id = 0; id < v.size(); ++id) {
-    if (v.classes[id].empty()) throw InputError(file, "class " + std::to_string(id) + " has an empty name");
-    auto [it, inserted] = first_id.emplace(v.classes[id], id);
-    if (!inserted)
-      throw InputError(file, "class name '" + v.classes[id] + "' appears twice (ids " + std::to_string(it->second) +
-                                 " and " + std::to_string(id) + ")");
-  }
-  return v;
+  return checked(std::move(v), file);
 }
 
 std::string Vocabulary::to_json() const {

@@ -101,7 +101,9 @@ class SegPredictProcessor : public ItemProcessor {
     if (options.fuse != "max" && options.fuse != "mean") throw UsageError("--fuse " + options.fuse + ": expected max or mean");
     loaded_.net->to(device_);
   }
-  std::vector<fs::path> outputs(const Record& r) const override { return {item_file(out_dir_, "pred", record_id(r), ".png")}; }
+  std::vector<fs::path> outputs(const Record& r) const override {
+    return {item_file(out_dir_, options_.voc_server ? kVocServerDir : "pred", record_id(r), ".png")};
+  }
   std::vector<std::string> fields() const override { return {"pred"}; }
   Record process(const Record& r, std::uint64_t) override {
     models::use_single_threaded_torch();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "wsss/io/vocab.hpp"
 #include "wsss/stage/stage.hpp"
 
 namespace wsss::voc {
@@ -25,9 +26,11 @@ std::vector<ObjectName> object_names(const std::string& xml, const fs::path& fil
 
 // Sorted unique class ids of an annotation file, through the VOC vocabulary;
 // an unknown name is an InputError naming the file and line.
-std::vector<int> labels_from_xml(const fs::path& xml_file);
+// The de-duplicated, sorted ids of the <object><name>s; a name outside the
+// vocabulary is an error naming the file and line.
+std::vector<int> labels_from_xml(const fs::path& xml_file, const Vocabulary& vocabulary);
 // Sorted unique ids 1..20 present in a GT mask; values 21..254 are an InputError.
-std::vector<int> labels_from_mask(const fs::path& mask_file);
+std::vector<int> labels_from_mask(const fs::path& mask_file, const Vocabulary& vocabulary);
 
 // Image ids of a split list: one per line, first column; a path such as
 // "/JPEGImages/2007_000032.jpg" (the DeepLab train_aug.txt form) gives its stem.
@@ -39,6 +42,7 @@ struct VocImportOptions {
   std::string labels_from = "xml";  // xml | mask
   std::string gt;                // SegmentationClass | SegmentationClassAug; "" = by split
   fs::path sbd_list;             // overrides the train_aug list file
+  Vocabulary vocabulary = builtin_vocabulary("voc12");  // a custom set's classes (--classes)
 };
 
 // The list file a split reads.

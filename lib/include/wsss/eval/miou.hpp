@@ -33,6 +33,9 @@ struct MiouOptions {
   bool drop_bg_channel = false;         // drop a map's own background channel (class 0); `background` decides
   std::vector<double> sweep;            // non-empty: every threshold in one pass
   std::string sweep_text;               // as given, for the record
+  // A best threshold on an edge of the sweep that is not 0 or 1 may not be the
+  // best: sweep again with the range widened to that bound (a second pass).
+  bool widen_sweep_at_edge = true;
   Shard shard;
   int threads = 1;
 };
@@ -54,7 +57,12 @@ struct MiouResult {
 
 // Evaluates the shard's records of `manifest`. A pred field ending in .npy is a
 // score map whose channel classes are in the record's "<pred_field>_classes".
+// A sweep whose best lies on an edge is widened (widen_sweep_at_edge) or warned of.
 MiouResult evaluate_manifest(const Manifest& manifest, const Vocabulary& vocabulary, const MiouOptions& options);
+
+// The thresholds of `sweep` continued past the edge `best` indexes, to 0 or 1 at
+// the same step; empty when `best` is inside the range or the edge is 0 or 1.
+std::vector<double> widened_sweep(const std::vector<double>& sweep, std::size_t best, std::string* text);
 
 // The full result as JSON (format "wsss-miou", version 1): docs/evaluation.md.
 nlohmann::ordered_json miou_to_json(const MiouResult& result);

@@ -22,6 +22,7 @@ struct Vocabulary {
   int num_foreground() const { return static_cast<int>(classes.size()) - 1; }
   int id_of(const std::string& name) const;  // -1 when unknown
 
+  // classes.json, or a plain list (classes.txt: one name per line, background first).
   static Vocabulary load(const fs::path& file);
   std::string to_json() const;
   void save(const fs::path& file) const;  // atomic

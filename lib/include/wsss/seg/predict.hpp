@@ -21,6 +21,9 @@ struct SegPredictOptions {
   std::string fuse = "max";                         // max | mean
   bool flip = false;
   bool crf = false;                                 // deeplab CRF preset on the softmax
+  // Where the PNGs go under OUT_DIR: "pred", or the PASCAL VOC evaluation
+  // server's layout for the test split (voc_server_dir), ready to archive.
+  bool voc_server = false;
   std::string device = "cpu";
 };
 
@@ -38,7 +41,12 @@ std::vector<std::uint8_t> predict_labels(const torch::Tensor& logits, const cv::
 // Loads a DeepLab-v2 model and checks that its classes are the vocabulary's.
 LoadedDeepLab load_for_vocabulary(const fs::path& model, const Vocabulary& vocab);
 
-// wsss-train-seg predict: writes OUT/pred/<id>.png (palette) and adds "pred".
+// The folder of the VOC server's layout (comp6: trained with outside data, the
+// ImageNet backbone): tar it from OUT_DIR as results/ and upload.
+inline const char* kVocServerDir = "results/VOC2012/Segmentation/comp6_test_cls";
+
+// wsss-train-seg predict: writes OUT/pred/<id>.png (palette), or with
+// voc_server OUT/results/VOC2012/Segmentation/comp6_test_cls/<id>.png, and adds "pred".
 std::unique_ptr<ItemProcessor> make_seg_predict_processor(const fs::path& model, const Vocabulary& vocab,
                                                           const fs::path& manifest, const fs::path& out_dir,
                                                           const SegPredictOptions& options);

@@ -1,0 +1,407 @@
+# shellcheck shell=bash
+# The experiment's stages: which exist for the configured rows, what each needs,
+# the file that marks it finished, and its commands. Sourced by scripts/pipeline.sh.
+#
+# Every command of a stage goes through run / run_to / per_image / trainer, so
+# that the same code either runs the stage or (PRINT_ONLY=1) prints its
+# commands: scripts/pipeline.sh saves them as EXP/cmd/STAGE.sh, and make reruns
+# a stage whose commands changed (a changed setting).
+
+STAGES=()
+declare -A DONE=() NEEDS=() INPUTS=()
+
+# --- the plan -------------------------------------------------------------------
+
+add_stage() {  # NAME DONE_FILE NEEDED_STAGE...
+  local name=$1 done=$2 s
+  shift 2
+  [ -n "${DONE[$name]+x}" ] && return 0
+  for s in "$@"; do [ -n "$s" ] && [ -z "${DONE[$s]+x}" ] && { echo "pipeline.sh: internal: $name needs unknown $s" >&2; exit 3; }; done
+  STAGES+=("$name")
+  DONE[$name]=$done
+  NEEDS[$name]="$*"
+}
+
+# The given files a stage reads (make reruns it when they change).
+add_inputs() { INPUTS[$1]="${INPUTS[$1]:-} ${*:2}"; }
+
+KNOWN_ROWS="cam crf irn clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
+
+plan() {
+  local row
+  STAGES=()
+  DONE=() NEEDS=() INPUTS=()
+  TRAIN_M=$EXP/train/manifest.jsonl VAL_M=$EXP/val/manifest.jsonl EVAL_M=
+  case $DATA in
+    synth)
+      add_stage data-train "$TRAIN_M"
+      add_stage data-val "$VAL_M" ;;
+    voc | coco)
+      add_stage data-train "$TRAIN_M"
+      add_stage data-val "$VAL_M"
+      if [ "$DATA" = voc ] && [ -n "$EVAL_SPLIT" ] && [ "$EVAL_SPLIT" != "$TRAIN_SPLIT" ]; then
+        EVAL_M=$EXP/eval-set/manifest.jsonl
+        add_stage data-eval "$EVAL_M"
+      fi ;;
+    manifests)
+      [ -n "$TRAIN" ] || { echo "pipeline.sh: DATA=manifests needs TRAIN=MANIFEST (and VAL=MANIFEST for segmentation)" >&2; exit 2; }
+      [ -n "$VAL" ] || [ "$SEG_ROWS" = none ] || { echo "pipeline.sh: DATA=manifests needs VAL=MANIFEST (or SEG_ROWS=none)" >&2; exit 2; }
+      TRAIN_M=$TRAIN VAL_M=$VAL ;;
+    *) echo "pipeline.sh: DATA=$DATA: expected synth, manifests, voc or coco" >&2; exit 2 ;;
+  esac
+  [ -n "$EVAL" ] && EVAL_M=$EVAL
+  DATA_STAGES=$(data_stage train) VAL_STAGES=$(data_stage val)
+  for row in $ROWS; do
+    case " $KNOWN_ROWS " in *" $row "*) ;; *)
+      echo "pipeline.sh: ROWS: unknown row '$row' (rows: $KNOWN_ROWS)" >&2; exit 2 ;; esac
+    "plan_row_${row//-/_}"
+    [ "$row" = gt ] || [ -n "${DONE[pseudo-$row]+x}" ] || { echo "pipeline.sh: internal: row $row has no pseudo-$row" >&2; exit 3; }
+  done
+  for row in $(seg_rows); do
+    local from=pseudo-$row
+    [ "$row" = gt ] && from=$DATA_STAGES
+    [ -n "$SEG_INIT" ] || plan_classifier   # the segmentation model starts from the CAM classifier
+    add_stage "seg-$row" "$EXP/seg-$row/model.safetensors" $from $([ -n "$SEG_INIT" ] || echo classify)
+    add_inputs "seg-$row" "$(given train)" "$SEG_INIT"
+    add_stage "pred-$row" "$EXP/pred-$row/manifest.jsonl" "seg-$row" $VAL_STAGES
+    add_inputs "pred-$row" "$(given val)"
+  done
+  local needs=() s
+  for s in "${STAGES[@]}"; do case $s in pseudo-* | pred-*) needs+=("$s") ;; esac; done
+  add_stage table "$EXP/results.json" "${needs[@]}"
+  add_inputs table "$(given train)" "$(given val)" "$EVAL"
+}
+
+data_stage() { [ "$DATA" = manifests ] || echo "data-$1"; }   # train|val: the stage that makes it, if any
+given() { [ "$DATA" = manifests ] && { [ "$1" = train ] && echo "$TRAIN" || echo "$VAL"; }; }
+seg_rows() {
+  case $SEG_ROWS in
+    all) echo "$ROWS" ;;
+    none) ;;
+    *) local r; for r in $SEG_ROWS; do
+         case " $ROWS " in *" $r "*) echo "$r" ;; *) echo "pipeline.sh: SEG_ROWS: '$r' is not in ROWS" >&2; exit 2 ;; esac
+       done ;;
+  esac
+}
+
+plan_classifier() {
+  add_stage classify "$EXP/cls/model.safetensors" $DATA_STAGES $VAL_STAGES
+  add_inputs classify "$(given train)" "$(given val)"
+  add_stage cam "$EXP/cam/manifest.jsonl" classify
+  add_stage cam-threshold "$EXP/eval/cam-threshold.txt" cam
+}
+plan_row_cam() { plan_classifier; add_stage pseudo-cam "$EXP/pseudo-cam/manifest.jsonl" cam cam-threshold; }
+plan_row_crf() {
+  plan_classifier
+  add_stage crf "$EXP/crf/manifest.jsonl" cam
+  add_stage pseudo-crf "$EXP/pseudo-crf/manifest.jsonl" crf
+}
+plan_row_irn() {
+  plan_classifier
+  add_stage ir "$EXP/ir/manifest.jsonl" cam cam-threshold
+  add_stage irn-train "$EXP/irn-model/model.safetensors" ir $([ -n "$IRN_INIT" ] || echo classify)
+  add_inputs irn-train "$IRN_INIT"
+  add_stage irn "$EXP/irn/manifest.jsonl" ir irn-train
+  add_stage irn-threshold "$EXP/eval/irn-threshold.txt" irn
+  add_stage pseudo-irn "$EXP/pseudo-irn/manifest.jsonl" irn irn-threshold
+}
+plan_row_clip_es() {
+  require_setting CLIP_MODEL "the clip-es row"
+  add_stage clip-es "$EXP/clip-es/manifest.jsonl" $DATA_STAGES
+  add_inputs clip-es "$(given train)" "$CLIP_MODEL"
+  add_stage clip-es-crf "$EXP/clip-es-crf/manifest.jsonl" clip-es
+  add_stage pseudo-clip-es "$EXP/pseudo-clip-es/manifest.jsonl" clip-es-crf
+}
+plan_row_sam_text() {
+  require_setting SAM_MODEL "the sam-text row"
+  add_stage captions "$EXP/captions/detector_prompts.jsonl" $DATA_STAGES
+  add_inputs captions "$(given train)"
+  add_stage pseudo-sam-text "$EXP/pseudo-sam-text/manifest.jsonl" captions
+  add_inputs pseudo-sam-text "$(given train)" "$(sam_model_file)" "$(detections_file "$DETECTIONS")"
+}
+plan_row_sam_zeroshot() {
+  require_setting SAM_MODEL "the sam-zeroshot row"
+  require_setting TAGS "the sam-zeroshot row (a tagger's tags per image)"
+  add_stage tags "$EXP/tags/manifest.jsonl" $DATA_STAGES
+  add_inputs tags "$(given train)" "$TAGS"
+  add_stage pseudo-sam-zeroshot "$EXP/pseudo-sam-zeroshot/manifest.jsonl" tags
+  add_inputs pseudo-sam-zeroshot "$(sam_model_file)" "$(detections_file "$ZEROSHOT_DETECTIONS")"
+}
+plan_row_sam_cam() {
+  require_setting SAM_MODEL "the sam-cam row"
+  plan_classifier
+  add_stage pseudo-sam-cam "$EXP/pseudo-sam-cam/manifest.jsonl" cam
+  add_inputs pseudo-sam-cam "$(sam_model_file)"
+}
+plan_row_clip_sam() {
+  require_setting CLIP_MODEL "the clip-sam row"
+  require_setting SAM_MODEL "the clip-sam row"
+  add_stage clip-tags "$EXP/clip-tags/manifest.jsonl" $DATA_STAGES
+  add_inputs clip-tags "$(given train)" "$CLIP_MODEL"
+  add_stage clip-tags-cam "$EXP/clip-tags-cam/manifest.jsonl" clip-tags
+  add_stage pseudo-clip-sam "$EXP/pseudo-clip-sam/manifest.jsonl" clip-tags-cam
+  add_inputs pseudo-clip-sam "$(sam_model_file)"
+}
+plan_row_gt() { :; }
+
+require_setting() {  # KEY WHAT
+  [ -n "${!1}" ] || { echo "pipeline.sh: $2 needs $1 (see scripts/experiment/defaults.conf)" >&2; exit 2; }
+}
+sam_model_file() { [ "$SAM_MODEL" = grabcut ] || echo "$SAM_MODEL"; }
+detections_file() { [ "$1" = oracle ] || echo "$1"; }
+
+# --- how commands run ------------------------------------------------------------
+
+PRINT_ONLY=${PRINT_ONLY:-0}
+
+# Runs a command (echoed into the stage's log first), or prints it.
+run() {
+  if [ "$PRINT_ONLY" = 1 ]; then printf '%q ' "$@" | sed 's/ $//'; echo; return 0; fi
+  echo "+ $(printf '%q ' "$@")" >&2
+  "$@"
+}
+# The same with stdout into FILE, atomically.
+run_to() {  # FILE COMMAND...
+  local file=$1
+  shift
+  if [ "$PRINT_ONLY" = 1 ]; then echo "$(printf '%q ' "$@")> $(printf '%q' "$file")"; return 0; fi
+  mkdir -p "$(dirname "$file")"
+  echo "+ $(printf '%q ' "$@")> $file" >&2
+  "$@" > "$file.tmp" && mv "$file.tmp" "$file"
+}
+# A value a finished stage wrote into FILE (a threshold), or its name when printing.
+value_of() {  # FILE
+  if [ "$PRINT_ONLY" = 1 ]; then echo "<$1>"; else cat "$1"; fi
+}
+# TEXT into FILE atomically.
+write_value() {  # FILE TEXT
+  if [ "$PRINT_ONLY" = 1 ]; then echo "echo $(printf '%q' "$2") > $(printf '%q' "$1")"; return 0; fi
+  mkdir -p "$(dirname "$1")"
+  echo "+ echo $(printf '%q' "$2") > $1" >&2
+  printf '%s\n' "$2" > "$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# Options that make a per-image stage continue an interrupted run, or replace a
+# finished one that is being rerun (make found an input newer, or --stage).
+resume_or_replace() {  # DONE_FILE
+  if [ "$PRINT_ONLY" = 1 ]; then echo --resume-or-replace; elif [ -e "$1" ]; then echo --overwrite; else echo --skip-existing; fi
+}
+# The same for a trainer: its checkpoint lets an interrupted run continue.
+train_resume_or_replace() {  # OUT_DIR
+  if [ "$PRINT_ONLY" = 1 ]; then echo --resume-or-replace
+  elif [ -e "$1/model.safetensors" ]; then echo --overwrite
+  elif [ -e "$1/checkpoint.state" ]; then echo --resume
+  fi
+}
+
+# A per-image stage writing OUT_DIR: here, or on Slurm as an array of SHARDS
+# tasks and a merge (scripts/slurm/wsss-submit; the merged output is the same).
+per_image() {  # OUT_DIR COMMAND...
+  local out=$1
+  shift
+  if [ "$LAUNCH" = slurm ]; then
+    local opts=() o
+    for o in $SLURM_OPTS; do opts+=("--sbatch=$o"); done
+    run "$SCRIPTS/slurm/wsss-submit" -n "$SHARDS" -c "$J" --wait "${opts[@]}" --name "$STAGE" "$out" -- "$@" > /dev/null
+  else
+    run "$@"
+  fi
+}
+# A trainer (or any single-process step): here, or on Slurm as one job that make waits for.
+trainer() {  # COMMAND...
+  if [ "$LAUNCH" = slurm ] && [ "$PRINT_ONLY" != 1 ]; then
+    mkdir -p "$EXP/log"
+    # shellcheck disable=SC2086  # SLURM_OPTS holds several options
+    run sbatch --wait --parsable --job-name "wsss-$STAGE" --cpus-per-task "$J" --output "$EXP/log/$STAGE.slurm.log" \
+      $SLURM_OPTS --wrap "$(printf '%q ' "$@")" > /dev/null
+  else
+    run "$@"
+  fi
+}
+
+# --- evaluation --------------------------------------------------------------------
+
+# The manifest a field of MANIFEST is scored on: MANIFEST itself, or the EVAL
+# images with that field taken from it (path fields rewritten by wsss-data join).
+scored_manifest() {  # NAME MANIFEST FIELD...
+  local name=$1 manifest=$2 take=() f
+  shift 2
+  if [ -z "$EVAL_M" ]; then echo "$manifest"; return 0; fi
+  if [ "$PRINT_ONLY" = 1 ]; then echo "$EXP/eval/$name.pairs.jsonl"; return 0; fi
+  for f in "$@"; do take+=(--take "$f"); done
+  run wsss-data join -q --overwrite "${take[@]}" -o "$EXP/eval/$name.pairs.jsonl" "$EVAL_M" "$manifest" >&2
+  echo "$EXP/eval/$name.pairs.jsonl"
+}
+
+# mIoU of a manifest into EXP/eval/NAME.{txt,json}.
+evaluate() {  # NAME MANIFEST [wsss-miou options...]
+  local name=$1 manifest=$2
+  shift 2
+  run_to "$EXP/eval/$name.txt" wsss-miou -q -j "$J" --overwrite --groups auto --json "$EXP/eval/$name.json" "$@" "$manifest"
+}
+miou_of() { grep -oE '^mIoU [0-9.]+' "$1" | cut -d' ' -f2; }
+best_threshold() { if [ "$PRINT_ONLY" = 1 ]; then echo "<best threshold of $1>"; else grep -oE '^best threshold [0-9.]+' "$1" | cut -d' ' -f3; fi; }
+
+# A background threshold: swept on the EVAL images (score-map FIELD of STAGE's
+# manifest) or given.
+threshold_stage() {  # NAME MANIFEST FIELD SETTING_VALUE SWEEP
+  local name=$1 manifest=$2 field=$3 value=$4 sweep=$5 scored
+  if [ "$value" = sweep ]; then
+    scored=$(scored_manifest "$name-sweep" "$manifest" "$field" "${field}_classes")
+    evaluate "$name-sweep" "$scored" --pred "$field" --bg-sweep "$sweep"
+    write_value "$EXP/eval/$name-threshold.txt" "$(best_threshold "$EXP/eval/$name-sweep.txt")"
+  else
+    write_value "$EXP/eval/$name-threshold.txt" "$value"
+  fi
+}
+
+# The SAM segmenter's options.
+sam_segmenter() { if [ "$SAM_MODEL" = grabcut ]; then echo "--segmenter grabcut"; else echo "--model $SAM_MODEL"; fi; }
+
+# Boxes for wsss-sam: the given file, or the ground truth's (oracle) written to OUT.
+detections_for() {  # SETTING_VALUE OUT_JSON
+  if [ "$1" = oracle ]; then
+    [ "$PRINT_ONLY" = 1 ] && { echo "<ground-truth boxes: $2>"; return 0; }
+    run wsss-data boxes -q --overwrite "$TRAIN_M" "$2" >&2
+    echo "$2"
+  elif [ -z "$1" ]; then
+    echo "pipeline.sh: $STAGE: no detections: run the detector on the captions (docs/recipes.md, 'SAM rows'), then set them in the configuration" >&2
+    return 1
+  else
+    echo "$1"
+  fi
+}
+
+# --- the stages ----------------------------------------------------------------------
+
+run_stage() {  # STAGE
+  local s=$1 out=${DONE[$1]} t fg bg row manifest field
+  STAGE=$s
+  case $s in
+    data-train | data-val | data-eval) data_import "${s#data-}" "$out" ;;
+    classify)
+      # shellcheck disable=SC2086
+      trainer wsss-classify train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/cls") \
+        $CLS_OPTS --epochs "$CLS_EPOCHS" ${VAL_M:+--val "$VAL_M"} "$TRAIN_M" "$EXP/cls" ;;
+    cam)
+      # shellcheck disable=SC2086
+      per_image "$EXP/cam" wsss-cam -j "$J" $(resume_or_replace "$out") $CAM_OPTS --model "$EXP/cls/model.safetensors" \
+        "$TRAIN_M" "$EXP/cam" ;;
+    cam-threshold) threshold_stage cam "$EXP/cam/manifest.jsonl" cam "$CAM_BG" "$CAM_SWEEP" ;;
+    pseudo-cam)
+      per_image "$EXP/pseudo-cam" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") \
+        --bg-threshold "$(value_of "$EXP/eval/cam-threshold.txt")" "$EXP/cam/manifest.jsonl" "$EXP/pseudo-cam" ;;
+    crf)
+      # shellcheck disable=SC2086
+      per_image "$EXP/crf" wsss-refine crf -j "$J" $(resume_or_replace "$out") $CRF_OPTS "$EXP/cam/manifest.jsonl" "$EXP/crf" ;;
+    pseudo-crf)
+      per_image "$EXP/pseudo-crf" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
+        "$EXP/crf/manifest.jsonl" "$EXP/pseudo-crf" ;;
+    ir)
+      t=$(value_of "$EXP/eval/cam-threshold.txt")
+      fg=$IR_FG bg=$IR_BG
+      [ "$fg" = auto ] && fg=$(awk -v t="$t" 'BEGIN { printf "%.2f", t + 0.10 }')
+      [ "$bg" = auto ] && bg=$(awk -v t="$t" 'BEGIN { printf "%.2f", t - 0.10 }')
+      # shellcheck disable=SC2086
+      per_image "$EXP/ir" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --ignore "irn:$fg:$bg" $IR_OPTS \
+        --out-field ir_label "$EXP/cam/manifest.jsonl" "$EXP/ir" ;;
+    irn-train)
+      # shellcheck disable=SC2086
+      trainer wsss-refine irn-train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/irn-model") \
+        --init "${IRN_INIT:-$EXP/cls/model.safetensors}" $IRN_TRAIN_OPTS --epochs "$IRN_EPOCHS" \
+        "$EXP/ir/manifest.jsonl" "$EXP/irn-model" ;;
+    irn)
+      # shellcheck disable=SC2086
+      per_image "$EXP/irn" wsss-refine irn -j "$J" $(resume_or_replace "$out") $IRN_OPTS \
+        --model "$EXP/irn-model/model.safetensors" "$EXP/ir/manifest.jsonl" "$EXP/irn" ;;
+    irn-threshold) threshold_stage irn "$EXP/irn/manifest.jsonl" refined "$IRN_BG" "$IRN_SWEEP" ;;
+    pseudo-irn)
+      per_image "$EXP/pseudo-irn" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
+        --bg-threshold "$(value_of "$EXP/eval/irn-threshold.txt")" "$EXP/irn/manifest.jsonl" "$EXP/pseudo-irn" ;;
+    clip-es)
+      # shellcheck disable=SC2086
+      per_image "$EXP/clip-es" wsss-clip-es -j "$J" $(resume_or_replace "$out") --model "$CLIP_MODEL" \
+        ${CLIP_BPE:+--bpe "$CLIP_BPE"} $CLIP_ES_OPTS "$TRAIN_M" "$EXP/clip-es" ;;
+    clip-es-crf)
+      # shellcheck disable=SC2086
+      per_image "$EXP/clip-es-crf" wsss-refine crf -j "$J" $(resume_or_replace "$out") $CLIP_CRF_OPTS \
+        "$EXP/clip-es/manifest.jsonl" "$EXP/clip-es-crf" ;;
+    pseudo-clip-es)
+      # shellcheck disable=SC2086
+      per_image "$EXP/pseudo-clip-es" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
+        $CLIP_PSEUDO_OPTS "$EXP/clip-es-crf/manifest.jsonl" "$EXP/pseudo-clip-es" ;;
+    captions)  # what the detector is run on (docs/prompts.md)
+      mkdir -p "$EXP/captions"
+      run wsss-tags prompts -q --overwrite -o "$EXP/captions/detector_prompts.jsonl" "$TRAIN_M" ;;
+    pseudo-sam-text)
+      local dets
+      dets=$(detections_for "$DETECTIONS" "$EXP/captions/oracle_boxes.json") || return 1
+      # shellcheck disable=SC2086
+      per_image "$EXP/pseudo-sam-text" wsss-sam -j "$J" $(resume_or_replace "$out") $(sam_segmenter) \
+        --detections "$dets" $SAM_OPTS "$TRAIN_M" "$EXP/pseudo-sam-text" ;;
+    tags)
+      # shellcheck disable=SC2086
+      run wsss-tags labels -q --overwrite $TAGS_OPTS "$TAGS" "$TRAIN_M" "$EXP/tags" ;;
+    pseudo-sam-zeroshot)
+      local dets
+      dets=$(detections_for "$ZEROSHOT_DETECTIONS" "$EXP/tags/oracle_boxes.json") || return 1
+      # shellcheck disable=SC2086
+      per_image "$EXP/pseudo-sam-zeroshot" wsss-sam -j "$J" $(resume_or_replace "$out") $(sam_segmenter) \
+        --detections "$dets" $SAM_OPTS "$EXP/tags/manifest.jsonl" "$EXP/pseudo-sam-zeroshot" ;;
+    pseudo-sam-cam)
+      # shellcheck disable=SC2086
+      per_image "$EXP/pseudo-sam-cam" wsss-sam -j "$J" $(resume_or_replace "$out") $(sam_segmenter) \
+        $SAM_CAM_OPTS $SAM_OPTS "$EXP/cam/manifest.jsonl" "$EXP/pseudo-sam-cam" ;;
+    clip-tags)
+      # shellcheck disable=SC2086
+      per_image "$EXP/clip-tags" wsss-clip-es -j "$J" $(resume_or_replace "$out") --mode tags --model "$CLIP_MODEL" \
+        ${CLIP_BPE:+--bpe "$CLIP_BPE"} $CLIP_TAGS_OPTS "$TRAIN_M" "$EXP/clip-tags" ;;
+    clip-tags-cam)
+      # shellcheck disable=SC2086
+      per_image "$EXP/clip-tags-cam" wsss-clip-es -j "$J" $(resume_or_replace "$out") --model "$CLIP_MODEL" \
+        ${CLIP_BPE:+--bpe "$CLIP_BPE"} $CLIP_ES_OPTS "$EXP/clip-tags/manifest.jsonl" "$EXP/clip-tags-cam" ;;
+    pseudo-clip-sam)
+      # shellcheck disable=SC2086
+      per_image "$EXP/pseudo-clip-sam" wsss-sam -j "$J" $(resume_or_replace "$out") $(sam_segmenter) \
+        $SAM_CAM_OPTS $SAM_OPTS "$EXP/clip-tags-cam/manifest.jsonl" "$EXP/pseudo-clip-sam" ;;
+    seg-*)
+      row=${s#seg-} field=pseudo manifest=$EXP/pseudo-$row/manifest.jsonl
+      [ "$row" = gt ] && { manifest=$TRAIN_M; field=mask; }
+      # shellcheck disable=SC2086
+      trainer wsss-train-seg train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/$s") --field "$field" \
+        --init "${SEG_INIT:-$EXP/cls/model.safetensors}" $SEG_OPTS --iters "$SEG_ITERS" --lr "$SEG_LR" \
+        "$manifest" "$EXP/$s" ;;
+    pred-*)
+      # shellcheck disable=SC2086
+      per_image "$EXP/$s" wsss-train-seg predict -j "$J" $(resume_or_replace "$out") $PRED_OPTS \
+        --model "$EXP/seg-${s#pred-}/model.safetensors" "$VAL_M" "$EXP/$s" ;;
+    table) write_table ;;
+    *) echo "pipeline.sh: unknown stage '$s' (try: scripts/pipeline.sh EXP list)" >&2; return 2 ;;
+  esac
+}
+
+data_import() {  # train|val|eval DONE_FILE
+  local which=$1 out=$2 dir
+  dir=$(dirname "$out")
+  case $DATA in
+    synth)
+      # shellcheck disable=SC2086
+      if [ "$which" = train ]; then
+        run wsss-data synth -q $(resume_or_replace "$out") --count "$TRAIN_COUNT" --seed 1 --prefix train -j "$J" $SYNTH_OPTS "$dir"
+      else
+        run wsss-data synth -q $(resume_or_replace "$out") --count "$VAL_COUNT" --seed 2 --prefix val -j "$J" $SYNTH_OPTS "$dir"
+      fi ;;
+    voc)
+      require_setting VOC_ROOT "DATA=voc"
+      local split=$TRAIN_SPLIT
+      [ "$which" = val ] && split=$VAL_SPLIT
+      [ "$which" = eval ] && split=$EVAL_SPLIT
+      run wsss-data voc -q $(resume_or_replace "$out") -j "$J" --split "$split" ${VOC_CLASSES:+--classes "$VOC_CLASSES"} \
+        "$VOC_ROOT" "$dir" ;;
+    coco)
+      require_setting COCO_ROOT "DATA=coco"
+      local json=$COCO_TRAIN_JSON images=$COCO_TRAIN_IMAGES
+      [ "$which" = val ] && { json=$COCO_VAL_JSON; images=$COCO_VAL_IMAGES; }
+      run wsss-data coco -q $(resume_or_replace "$out") -j "$J" "$COCO_ROOT/$json" "$COCO_ROOT/$images" "$dir" ;;
+  esac
+}
