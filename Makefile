@@ -7,7 +7,7 @@ BIN := $(BUILD)/bin
 # Demo/experiment directory (generated data and results; gitignored).
 EXP ?= exp/demo
 
-.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot clip-zeroshot cli-docs install
+.PHONY: all deps build test test-unit test-cli demo bench clean help sam-text sam-zeroshot clip-zeroshot cli-docs install fuzz test-sanitize
 
 all: build
 
@@ -18,6 +18,8 @@ help:
 	@echo "make test   - install what is missing, build, run the whole test suite (with the Slurm tests,"
 	@echo "              which start a local Slurm cluster as root; NO_SLURM=1 installs no Slurm packages)"
 	@echo "make build  - configure and build into $(BUILD)/"
+	@echo "make fuzz [FUZZ_SECONDS=600] - every libFuzzer target that long, one at a time (docs/robustness.md)"
+	@echo "make test-sanitize - the unit tests without LibTorch under ASan+UBSan (clang tree in $(BUILD)/sanitize)"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make cli-docs - regenerate docs/cli.md from the binaries' --help-all"
 	@echo "make install [PREFIX=/usr/local] - binaries, headers, data_manifests and the CMake package wsss::wsss"
@@ -41,6 +43,21 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'gpu|slow'
+
+# Robustness (docs/robustness.md): a second tree, clang with ASan+UBSan and
+# libFuzzer, without LibTorch. `make test` runs short fuzz runs (label fuzz).
+SANITIZE_BUILD ?= $(BUILD)/sanitize
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := manifest png npy safetensors coco voc classes detections
+fuzz: deps
+	tests/fuzz/build.sh . $(SANITIZE_BUILD) fuzz_targets
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	  nice -n 19 tests/fuzz/run.sh $(SANITIZE_BUILD)/fuzz/fuzz_$$t $(FUZZ_SECONDS) $(BUILD)/fuzz-work/$$t || failed="$$failed $$t"; \
+	done; [ -z "$$failed" ] || { echo "fuzz: crashes in:$$failed (inputs in $(BUILD)/fuzz-work/)"; exit 1; }
+
+test-sanitize: deps
+	tests/fuzz/build.sh . $(SANITIZE_BUILD) wsss_unit_tests
+	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit

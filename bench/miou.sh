@@ -37,10 +37,10 @@ best_of() {
   echo "$best $cpu"
 }
 
-"$BIN/wsss-data" check --decode "$W/pairs.jsonl" -j1 -q >/dev/null 2>&1 \
+"$BIN/wsss-data" check --decode --allow-no-image "$W/pairs.jsonl" -j1 -q >/dev/null 2>&1 \
   || { echo "wsss-data check --decode failed"; exit 1; }
-read -r dec1 dec1cpu <<<"$(best_of wsss-data check --decode "$W/pairs.jsonl" -j1 -q)"
-read -r dec2 dec2cpu <<<"$(best_of wsss-data check --decode "$W/pairs.jsonl" -j2 -q)"
+read -r dec1 dec1cpu <<<"$(best_of wsss-data check --decode --allow-no-image "$W/pairs.jsonl" -j1 -q)"
+read -r dec2 dec2cpu <<<"$(best_of wsss-data check --decode --allow-no-image "$W/pairs.jsonl" -j2 -q)"
 read -r miou1 miou1cpu <<<"$(best_of wsss-miou "$W/pairs.jsonl" -j1 -q)"
 read -r miou2 miou2cpu <<<"$(best_of wsss-miou "$W/pairs.jsonl" -j2 -q)"
 wsss-miou "$W/pairs.jsonl" -j2 -q | tail -n 1

@@ -3,7 +3,7 @@
 
 The modules of lib/ form layers (docs/architecture.md):
 
-    core io stage data text scores metrics models train cam refine pseudo seg eval cli
+    core io stage data text scores metrics viz models train cam refine pseudo seg eval report cli
 
 A file of a module may include the headers of its own module and of the modules
 before it, never of a module after it: a lower layer never depends on a higher
@@ -20,8 +20,8 @@ import os
 import re
 import sys
 
-LAYERS = ["core", "io", "stage", "data", "text", "scores", "metrics", "models", "train", "cam", "refine",
-          "pseudo", "seg", "eval", "cli"]
+LAYERS = ["core", "io", "stage", "data", "text", "scores", "metrics", "viz", "models", "train", "cam", "refine",
+          "pseudo", "seg", "eval", "report", "cli"]
 TORCH_MODULES = {"models", "train", "cam", "seg"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"wsss/([a-z_]+)/([^"]+)"')
 TORCH_INCLUDE = re.compile(r'^\s*#\s*include\s*<(torch|ATen|c10)/')

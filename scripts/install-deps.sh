@@ -3,13 +3,18 @@
 # installs only what is missing, and uses sudo when not run as root.
 #   --no-slurm   leave out slurm-wlm and munge (the Slurm tests then install
 #                them when they run, or skip without root/sudo)
+#   --browser    also Debian's chromium, for the report's browser test (ctest -L
+#                browser), which runs this script with --no-slurm --browser when
+#                chromium is missing
 set -euo pipefail
 
 with_slurm=1
+with_browser=0
 for arg in "$@"; do
   case $arg in
     --no-slurm) with_slurm=0 ;;
-    *) echo "usage: $0 [--no-slurm]" >&2; exit 2 ;;
+    --browser) with_browser=1 ;;
+    *) echo "usage: $0 [--no-slurm] [--browser]" >&2; exit 2 ;;
   esac
 done
 
@@ -19,12 +24,16 @@ PACKAGES=(
   libjpeg-dev                 # JPEG damage checks (OpenCV decodes damaged JPEGs silently)
   zlib1g-dev                  # reads CLIP's gzip BPE vocabulary
   libopenblas0-pthread        # without it LibTorch's matrix products use reference BLAS (~25x slower)
+  libgloo-dev                 # c10d's ProcessGroupGloo headers: data-parallel training (docs/scale-out.md)
   python3 python3-numpy python3-torch python3-torchvision   # test fixtures and the PyTorch agreement tests
   cython3 python3-dev liblbfgs-dev   # pydensecrf, built from ../shared/anchors for the CRF agreement test and benchmark
+  clang libclang-rt-14-dev    # the ASan+UBSan+libFuzzer tree (ctest label fuzz, make fuzz, make test-sanitize)
 )
 # The Slurm tests (ctest -L slurm) start a real single-node cluster from these
 # (scripts/slurm/local-cluster.sh); the daemons are started by the tests, not here.
 if [ $with_slurm = 1 ]; then PACKAGES+=(slurm-wlm munge); fi
+# Headless Chromium opens the experiment report in tests/browser/ (docs/viz.md).
+if [ $with_browser = 1 ]; then PACKAGES+=(chromium); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

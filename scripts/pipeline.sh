@@ -27,7 +27,8 @@
 # --resume (their checkpoint). A finished stage that is run again (make found an
 # input or its commands newer, or --stage asked) is rerun with --overwrite.
 # Each stage's commands and output go to EXP/log/STAGE.log, its wall time to
-# EXP/times/STAGE; the table stage writes EXP/results.md and EXP/results.json.
+# EXP/times/STAGE; the table stage writes EXP/results.md and EXP/results.json,
+# the report stage EXP/report.html (wsss-report); `all` reruns both.
 #
 # Binaries come from $WSSS_BIN (default build/bin); threads per stage from $J.
 # Exit codes: 0 done; 1 a stage failed (its log named); 2 bad configuration or usage.
@@ -146,7 +147,7 @@ run_all() {
     s=${STAGES[$i]}
     if [ -n "$from$to" ]; then
       [ $((i + 1)) -ge "${from:-1}" ] && [ $((i + 1)) -le "${to:-${#STAGES[@]}}" ] || continue
-    elif [ "$s" != table ] && [ -e "${DONE[$s]}" ]; then
+    elif [ "$s" != table ] && [ "$s" != report ] && [ -e "${DONE[$s]}" ]; then
       echo "== $s: done (reused)" >&2
       continue
     fi

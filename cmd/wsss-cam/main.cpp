@@ -15,7 +15,12 @@ struct Args {
 };
 
 void add_cam_options(CLI::App& app, Args& a) {
-  app.add_option("--model", a.model, "CAM classifier from wsss-classify train")->required();
+  app.add_option("--model", a.model, "CAM classifier from wsss-classify train (with --recam: a ReCAM model)")
+      ->required();
+  app.add_flag("--recam", a.options.recam,
+               "ReCAM's maps: --model is a wsss-classify recam model, CAM = relu(conv(feat, W_rec x W_cls))");
+  app.add_option("--lpcam", a.options.prototypes,
+                 "LPCAM's maps from these prototypes (wsss-lpcam cluster) and the classifier --model");
   app.add_option("--scales", "Comma-separated input scales (default 1.0,0.5,1.5,2.0)")
       ->each([&a](const std::string& text) { a.options.scales = parse_scales(text, "--scales"); });
   app.add_flag("!--no-flip", a.options.flip, "Skip the horizontally flipped pass");
@@ -46,8 +51,10 @@ int main(int argc, char** argv) {
       argc, argv,
       {"wsss-cam",
        "Computes class activation maps (IRN's make_cam: multi-scale, flip, ReLU, summed over scales, each class "
-       "divided by its max) and writes one .npy score map per image.",
+       "divided by its max) and writes one .npy score map per image; --recam and --lpcam compute ReCAM's and "
+       "LPCAM's maps with the same scales, flips and outputs.",
        "wsss-cam -j 8 --model exp/cls/model.safetensors exp/data/train.jsonl exp/cam",
-       "wsss-classify(1), wsss-miou(1) --pred cam --bg-sweep, wsss-pseudo(1), docs/cam.md"},
+       "wsss-classify(1), wsss-lpcam(1), wsss-miou(1) --pred cam --bg-sweep, wsss-pseudo(1), docs/cam.md, "
+       "docs/recam.md, docs/lpcam.md"},
       setup);
 }

@@ -6,6 +6,7 @@
 #include "tool.hpp"
 #include "training.hpp"
 #include "wsss/cam/classifier.hpp"
+#include "wsss/cam/recam.hpp"
 #include "wsss/core/parse.hpp"
 
 using namespace wsss;
@@ -22,9 +23,14 @@ struct PredictArgs {
   float threshold = 0.5f;
   bool set_labels = false;
 };
+struct RecamArgs {
+  cli::TrainArgs run;
+  cam::RecamTrainOptions options;
+};
 struct Args {
   TrainArgs train;
   PredictArgs predict;
+  RecamArgs recam;
 };
 
 void print_validation(const nlohmann::json& v) {
@@ -98,10 +104,49 @@ void add_predict(CLI::App& app, PredictArgs& a, cli::Action& action) {
   });
 }
 
+void add_recam(CLI::App& app, RecamArgs& a, cli::Action& action) {
+  auto* t = app.add_subcommand("recam", "Fine-tune a trained classifier with ReCAM's class-feature cross-entropy");
+  cli::describe(*t, "ReCAM (Chen et al., CVPR 2022): starting from the CAM classifier --init, trains the backbone "
+                    "(after conv1/bn1), the classifier and a new 1x1 predictor on BCE + --loss-weight x the "
+                    "cross-entropy of the predictor on each GT class's CAM-weighted feature. Writes "
+                    "OUT_DIR/model.safetensors (a ReCAM model for wsss-cam --recam), a checkpoint every epoch, "
+                    "classes.json and meta.json. Defaults are ReCAM's VOC recipe (docs/recam.md).",
+                "wsss-classify recam -j 8 --init exp/cls/model.safetensors train.jsonl exp/recam",
+                "wsss-classify train, wsss-cam(1) --recam, docs/recam.md");
+  auto& o = a.options;
+  cli::TrainFlagsHelp help;
+  help.lr = "Predictor learning rate (backbone and classifier: x --backbone-lr-mult; poly decay)";
+  help.init = "The trained CAM classifier to start from (wsss-classify train's model.safetensors; required)";
+  help.width = "Base width (default: the classifier's; another value is refused)";
+  cli::add_train_arguments(*t, a.run, o, "Training manifest (needs image and labels)", "", help);
+  t->add_option("--frozen-stages", o.frozen_stages,
+                "Leading stages that get no gradient (ReCAM 1: the stem; conv1/bn1 never train)");
+  t->add_flag("!--train-bn", o.freeze_bn, "Train BatchNorm (default: frozen, running statistics)");
+  t->add_option("--resize-long", "Random long side LO:HI (default 320:640)")->each([&o](const std::string& text) {
+    auto [lo, hi] = parse_interval(text, "--resize-long", true);
+    o.resize_min = int(lo);
+    o.resize_max = int(hi);
+  });
+  t->add_option("--epochs", o.epochs, "Epochs (ReCAM: 4)");
+  t->add_option("--backbone-lr-mult", o.backbone_lr_mult, "Backbone and classifier rate = --lr x this (ReCAM: 0.1)")
+      ->check(cli::at_least(0));
+  t->add_option("--loss-weight", o.loss_weight, "Weight of the ReCAM cross-entropy (ReCAM: 1 for VOC, 0.1 for COCO)")
+      ->check(cli::at_least(0));
+  t->callback([&action, t, &a] {
+    action = [t, &a] {
+      return cli::run_training(*t, a.run, a.options,
+                               [&a](const Manifest& train, const Vocabulary& vocab, const Manifest*) {
+                                 return cam::train_recam(train, vocab, a.run.out_dir, a.options);
+                               });
+    };
+  });
+}
+
 void setup(CLI::App& app, Args& args, cli::Action& action) {
   app.require_subcommand(1);
   add_train(app, args.train, action);
   add_predict(app, args.predict, action);
+  add_recam(app, args.recam, action);
 }
 
 }  // namespace
@@ -110,8 +155,9 @@ int main(int argc, char** argv) {
   return cli::run_tool<Args>(argc, argv,
                              {"wsss-classify",
                               "Trains the multi-label classifier whose class activation maps seed the pipeline "
-                              "(IRN's recipe by default) and predicts image-level class scores.",
+                              "(IRN's recipe by default), predicts image-level class scores, and fine-tunes a "
+                              "trained classifier with ReCAM.",
                               "wsss-classify train --init resnet50.safetensors data/train.jsonl exp/cls",
-                              "wsss-cam(1), docs/classify.md"},
+                              "wsss-cam(1), docs/classify.md, docs/recam.md"},
                              setup);
 }

@@ -13,10 +13,14 @@ void add_check(CLI::App& app, CheckArgs& args, wsss::cli::Action& action) {
                 "Fully decode images, label PNGs and score maps (corrupt files, mask values above K)");
   sub->add_flag("--masks-only", args.check.masks_only,
                 "With --decode: decode the label PNGs but only the headers of the images");
+  sub->add_flag("--allow-no-image", args.check.allow_no_image,
+                "Accept records without an \"image\" field (evaluation-only manifests, e.g. from "
+                "wsss-data synth --masks-only)");
   sub->add_flag("--allow-empty", args.check.allow_empty, "Accept an empty manifest")->group("Common");
   wsss::cli::add_common_options(*sub, args.common, wsss::cli::kClasses);
   wsss::cli::describe(*sub,
-                      "Checks a manifest: JSON syntax, ids (present, unique), that every path field names an "
+                      "Checks a manifest: JSON syntax, ids (present, unique), an \"image\" in every record, that every "
+                      "path field names an "
                       "existing file, labels within 1..K, label PNGs the size of their image (from the file "
                       "headers). --decode also decodes every file, reporting corrupt ones and mask values above K "
                       "that are not the ignore id. Each problem is printed as FILE:LINE: message on stderr; exit 0 "

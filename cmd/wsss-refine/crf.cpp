@@ -31,7 +31,7 @@ void add_crf(CLI::App& app, CrfArgs& a, cli::Action& action) {
                   "With --mask-field: probability of the mask's class, strictly inside the range (default 0.7)")
       ->check(cli::range(0, 1));
   sub->add_option("--iterations", a.options.iterations, "Mean-field iterations (default: the preset's, 10)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::at_least(0));
   cli::add_background_options(*sub, a.background, "default: --bg-power 1 (CLIP-ES)");
   sub->add_flag("--float16", a.options.float16, "Store the marginals as float16");
   sub->callback([&action, sub, &a] {

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 #include "wsss/core/parallel.hpp"
 #include "wsss/core/progress.hpp"
 #include "wsss/core/provenance.hpp"
+#include "wsss/core/ranks.hpp"
 #include "wsss/core/version.hpp"
 
 namespace wsss::cli {
@@ -41,6 +43,16 @@ void install_stderr_progress() {
   set_progress_handler(std::move(handler));
 }
 
+// This process's data-parallel rank (0 when the variables are malformed:
+// cli::run_training reports them).
+int rank_from_environment() {
+  try {
+    return Ranks::from_environment().rank;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& command_line() { return recorded_command_line(); }
@@ -56,6 +68,10 @@ void describe(CLI::App& app, const std::string& description, const std::string& 
 int run_tool(int argc, char** argv, const ToolInfo& info,
              const std::function<void(CLI::App&, Action&)>& setup) {
   tune_runtime_environment(argv);
+  // Past a file size limit (ulimit -f) the kernel would kill the process with
+  // SIGXFSZ and no message; ignored, the write fails with EFBIG and the
+  // library reports it (DiskFullError: one line naming the file, exit 1).
+  std::signal(SIGXFSZ, SIG_IGN);
   log::set_program(info.name);
   recorded_command_line().assign(argv, argv + argc);
   install_stderr_progress();
@@ -110,7 +126,9 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
   }
   int code;
   try {
-    log::info(quoted_command_line(command_line()), "  [", project_version(), " ", git_describe(), "]");
+    // The ranks of a data-parallel run (training) start with the same line: rank 0 says it.
+    if (rank_from_environment() == 0)
+      log::info(quoted_command_line(command_line()), "  [", project_version(), " ", git_describe(), "]");
     code = action();
   } catch (const UsageError& e) {
     log::error(e.what());

@@ -38,4 +38,14 @@ using ProcessorFactory = std::function<std::unique_ptr<ItemProcessor>(const PerI
 int run_per_image(const CLI::App& app, PerImageArgs& args, const ProcessorFactory& make,
                   const std::function<void()>& after = nullptr);
 
+// For a stage that runs on a choice of the manifest's images or makes something
+// of the whole result (wsss-viz: a selection, then a grid).
+struct PerImageHooks {
+  // The records to run on, from the manifest read (before the processor is made).
+  std::function<Manifest(const Manifest&, const Vocabulary&, const StageOptions&)> select;
+  // After the stage, before the summary line, whether or not it succeeded.
+  std::function<void(const StageSummary&, const StageOptions&)> finish;
+};
+int run_per_image(const CLI::App& app, PerImageArgs& args, const ProcessorFactory& make, const PerImageHooks& hooks);
+
 }  // namespace wsss::cli

@@ -18,8 +18,9 @@ PIPELINE = WSSS_BIN=$(BIN) J=$(STAGE_JOBS) scripts/pipeline.sh $(X)
 X := $(EXP)
 
 .PHONY: experiment experiment-configure
-experiment: $(X)/results.json
+experiment: $(X)/report.html
 	@cat $(X)/results.md
+	@echo "report: $(X)/report.html"
 
 # Resolved on every call (the configuration file or a KEY=VALUE may have
 # changed); the files are rewritten only when they change, so make reruns a

@@ -25,7 +25,7 @@ add_stage() {  # NAME DONE_FILE NEEDED_STAGE...
 # The given files a stage reads (make reruns it when they change).
 add_inputs() { INPUTS[$1]="${INPUTS[$1]:-} ${*:2}"; }
 
-KNOWN_ROWS="cam crf irn amn cam-sal clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
+KNOWN_ROWS="cam crf irn recam lpcam amn cam-sal clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
 
 plan() {
   local row
@@ -70,6 +70,7 @@ plan() {
   for s in "${STAGES[@]}"; do case $s in pseudo-* | pred-*) needs+=("$s") ;; esac; done
   add_stage table "$EXP/results.json" "${needs[@]}"
   add_inputs table "$(given train)" "$(given val)" "$EVAL"
+  add_stage report "$EXP/report.html" table
 }
 
 data_stage() { [ "$DATA" = manifests ] || echo "data-$1"; }   # train|val: the stage that makes it, if any
@@ -107,6 +108,22 @@ plan_row_irn() {
   add_stage irn "$EXP/irn/manifest.jsonl" ir irn-train
   add_stage irn-threshold "$EXP/eval/irn-threshold.txt" irn
   add_stage pseudo-irn "$EXP/pseudo-irn/manifest.jsonl" irn irn-threshold
+}
+# ReCAM and LPCAM: other maps from the CAM row's classifier, then the CAM row's
+# steps (a swept or given background threshold, pseudo masks).
+plan_row_recam() {
+  plan_classifier
+  add_stage recam-train "$EXP/recam-model/model.safetensors" classify
+  add_stage recam "$EXP/recam/manifest.jsonl" recam-train
+  add_stage recam-threshold "$EXP/eval/recam-threshold.txt" recam
+  add_stage pseudo-recam "$EXP/pseudo-recam/manifest.jsonl" recam recam-threshold
+}
+plan_row_lpcam() {
+  plan_classifier
+  add_stage lpcam-cluster "$EXP/lpcam-proto/prototypes.safetensors" cam
+  add_stage lpcam "$EXP/lpcam/manifest.jsonl" lpcam-cluster
+  add_stage lpcam-threshold "$EXP/eval/lpcam-threshold.txt" lpcam
+  add_stage pseudo-lpcam "$EXP/pseudo-lpcam/manifest.jsonl" lpcam lpcam-threshold
 }
 # AMN (docs/amn.md): trained on the IRN row's IR labels (stage ir); its maps'
 # class channels give a second set of IR labels (the reference's 0.45 / 0.15)
@@ -213,6 +230,10 @@ write_value() {  # FILE TEXT
 # finished one that is being rerun (make found an input newer, or --stage).
 resume_or_replace() {  # DONE_FILE
   if [ "$PRINT_ONLY" = 1 ]; then echo --resume-or-replace; elif [ -e "$1" ]; then echo --overwrite; else echo --skip-existing; fi
+}
+# A single-output step without a journal: --overwrite once it finished.
+replace_if_done() {  # DONE_FILE
+  if [ "$PRINT_ONLY" = 1 ]; then echo --replace-if-done; elif [ -e "$1" ]; then echo --overwrite; fi
 }
 # The same for a trainer: its checkpoint lets an interrupted run continue.
 train_resume_or_replace() {  # OUT_DIR
@@ -346,6 +367,30 @@ run_stage() {  # STAGE
     pseudo-irn)
       per_image "$EXP/pseudo-irn" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
         --bg-threshold "$(value_of "$EXP/eval/irn-threshold.txt")" "$EXP/irn/manifest.jsonl" "$EXP/pseudo-irn" ;;
+    recam-train)
+      # shellcheck disable=SC2086
+      trainer wsss-classify recam -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/recam-model") \
+        --init "$EXP/cls/model.safetensors" $RECAM_OPTS --epochs "$RECAM_EPOCHS" "$TRAIN_M" "$EXP/recam-model" ;;
+    recam)
+      # shellcheck disable=SC2086
+      per_image "$EXP/recam" wsss-cam -j "$J" $(resume_or_replace "$out") $CAM_OPTS --recam \
+        --model "$EXP/recam-model/model.safetensors" "$TRAIN_M" "$EXP/recam" ;;
+    lpcam-cluster)
+      # shellcheck disable=SC2086
+      # one output file, no journal: a rerun replaces it
+      trainer wsss-lpcam cluster -j "$J" --seed "$SEED" $(replace_if_done "$out") $LPCAM_CLUSTER_OPTS \
+        --model "$EXP/cls/model.safetensors" "$EXP/cam/manifest.jsonl" "$EXP/lpcam-proto" ;;
+    lpcam)
+      # shellcheck disable=SC2086
+      per_image "$EXP/lpcam" wsss-cam -j "$J" $(resume_or_replace "$out") $CAM_OPTS \
+        --lpcam "$EXP/lpcam-proto/prototypes.safetensors" --model "$EXP/cls/model.safetensors" "$TRAIN_M" "$EXP/lpcam" ;;
+    recam-threshold | lpcam-threshold)
+      row=${s%-threshold}
+      threshold_stage "$row" "$EXP/$row/manifest.jsonl" cam "$CAM_BG" "$CAM_SWEEP" ;;
+    pseudo-recam | pseudo-lpcam)
+      row=${s#pseudo-}
+      per_image "$EXP/$s" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") \
+        --bg-threshold "$(value_of "$EXP/eval/$row-threshold.txt")" "$EXP/$row/manifest.jsonl" "$EXP/$s" ;;
     amn-train)
       # shellcheck disable=SC2086
       trainer wsss-amn train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/amn-model") \
@@ -444,6 +489,8 @@ run_stage() {  # STAGE
       per_image "$EXP/$s" wsss-train-seg predict -j "$J" $(resume_or_replace "$out") $PRED_OPTS \
         --model "$EXP/seg-${s#pred-}/model.safetensors" "$VAL_M" "$EXP/$s" ;;
     table) write_table ;;
+    report)  # everything the table was made from, as one page (docs/viz.md)
+      run wsss-report -q --overwrite -j "$J" "$EXP" ;;
     *) echo "pipeline.sh: unknown stage '$s' (try: scripts/pipeline.sh EXP list)" >&2; return 2 ;;
   esac
 }

@@ -7,6 +7,8 @@ row_label() {  # ROW
     cam) echo "CAM (bg threshold $(cat "$EXP/eval/cam-threshold.txt"))" ;;
     crf) echo "CAM + dense CRF ($(preset_of "$CRF_OPTS") preset)" ;;
     irn) echo "CAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-threshold.txt"))" ;;
+    recam) echo "ReCAM (bg threshold $(cat "$EXP/eval/recam-threshold.txt"))" ;;
+    lpcam) echo "LPCAM (bg threshold $(cat "$EXP/eval/lpcam-threshold.txt"))" ;;
     amn) echo "AMN + IRN random walk (IR labels $AMN_IR_FG / $AMN_IR_BG, bg threshold $(cat "$EXP/eval/amn-threshold.txt"))" ;;
     cam-sal) echo "CAM + saliency ($([ -n "$SALIENCY" ] && echo "saliency maps" || echo "synthetic stand-in"), OAA's rule)" ;;
     clip-es) echo "CLIP-ES + dense CRF (training-free)" ;;

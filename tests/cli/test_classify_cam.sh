@@ -38,6 +38,14 @@ expect_exit 0 "${TRAIN[@]}" --epochs 2 --stop-after 1 d/manifest.jsonl parts
 expect_exit 0 "${TRAIN[@]}" --epochs 2 --resume d/manifest.jsonl parts
 assert_grep 'resuming after epoch 1 of 2' "$T/err"
 cmp -s whole/model.safetensors parts/model.safetensors || fail "1 epoch + --resume differs from 2 epochs"
+# The training log (docs/training.md): a line per step and per epoch, the
+# resumed run's the same as the uninterrupted one's but for the seconds.
+no_seconds() { sed 's/,"seconds":[0-9.e+-]*//' "$1"; }
+diff <(no_seconds whole/train_log.jsonl) <(no_seconds parts/train_log.jsonl) || fail "resumed training log differs"
+[ "$(grep -c '"kind":"step","iteration":[0-9]*,"epoch":[12],"loss":' whole/train_log.jsonl)" = 12 ] \
+  || { cat whole/train_log.jsonl; fail "not 12 step lines (2 epochs of 24/4 steps)"; }
+assert_grep '^\{"kind":"epoch","iteration":12,"epoch":2,"mean_loss":[0-9.e-]+,"seconds":[0-9.]+\}$' whole/train_log.jsonl
+assert_grep '"kind":"validation","iteration":12,"epoch":2,"mAP":' cls/train_log.jsonl
 # Another seed gives another model (the comparison above can fail).
 expect_exit 0 "${TRAIN[@]}" --epochs 2 --seed 6 d/manifest.jsonl seed6
 cmp -s whole/model.safetensors seed6/model.safetensors && fail "--seed does not change the model"

@@ -5,10 +5,11 @@
 # changed setting reruns exactly the stages whose commands it changes, an
 # interrupted stage continues from its journal or checkpoint, every stage logs
 # to EXP/log/STAGE.log, --stage/--stop-stage run a range, and a bad
-# configuration file is refused naming its line.
+# configuration file is refused naming its line. The demo's ReCAM and LPCAM rows
+# run without their segmentation models here (SEG_ROWS), to keep the test short.
 source "$(dirname "$0")/lib.sh"
 
-export TRAIN_COUNT=24 VAL_COUNT=8 CLS_EPOCHS=1 IRN_EPOCHS=1 SEG_ITERS=4
+export TRAIN_COUNT=24 VAL_COUNT=8 CLS_EPOCHS=1 IRN_EPOCHS=1 SEG_ITERS=4 RECAM_EPOCHS=1 SEG_ROWS="cam crf irn gt"
 EXP=$T/exp
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$WSSS_SOURCE" --no-print-directory BIN="$WSSS_BIN" EXP="$EXP" STAGE_JOBS=1 "$@"; }
 stages_run() { grep -oE '^== [a-z-]+ \(log' "$1" | cut -d' ' -f2 | sort | tr '\n' ' '; }
@@ -19,7 +20,15 @@ assert_grep '^\| ground truth \(fully supervised bound\) \| 100 \| [0-9.]+ \| - 
 for row in cam crf irn gt; do
   assert_grep "\"row\": \"$row\", [^}]*\"seg_miou_val\": [0-9.]+" "$EXP/results.json"
 done
-[ "$(stages_run "$T/err" | wc -w)" = 22 ] || fail "first run: expected all 22 stages, ran: $(stages_run "$T/err")"
+for row in recam lpcam; do
+  assert_grep "\"row\": \"$row\", [^}]*\"pseudo_miou_train\": [0-9.]+" "$EXP/results.json"
+done
+assert_grep '^\| ReCAM \(bg threshold 0\.[0-9]+\) \| [0-9.]+ \| - \|' "$T/out"
+assert_grep '^\| LPCAM \(bg threshold 0\.[0-9]+\) \| [0-9.]+ \| - \|' "$T/out"
+[ "$(stages_run "$T/err" | wc -w)" = 31 ] || fail "first run: expected all 31 stages, ran: $(stages_run "$T/err")"
+# The report of the whole run, its path printed last.
+assert_grep "^report: $EXP/report.html\$" "$T/out"
+assert_grep 'ReCAM' "$EXP/report.html"
 for s in $(stages_run "$T/err"); do [ -s "$EXP/log/$s.log" ] || fail "no log for stage $s"; done
 assert_grep '^\+ wsss-classify train ' "$EXP/log/classify.log"
 # The resolved configuration is saved: the file it came from, and the environment's overrides.
@@ -35,15 +44,15 @@ assert_no_grep 'pipeline.sh [^ ]* [a-z-]+$' "$T/out"
 # A newer input reruns only what depends on it (with --overwrite: the done file exists).
 touch "$EXP/pseudo-crf/manifest.jsonl"
 expect_exit 0 mk -j2 experiment
-[ "$(stages_run "$T/err")" = "pred-crf seg-crf table " ] || fail "after touching pseudo-crf ran: $(stages_run "$T/err")"
+[ "$(stages_run "$T/err")" = "pred-crf report seg-crf table " ] || fail "after touching pseudo-crf ran: $(stages_run "$T/err")"
 assert_grep 'wsss-train-seg train .*--overwrite' "$EXP/log/seg-crf.log"
 
 # A changed setting reruns the stages whose commands it changes, and those after them.
 expect_exit 0 mk -j2 experiment CRF_OPTS="--preset deeplab --bg-power 2"
-[ "$(stages_run "$T/err")" = "crf pred-crf pseudo-crf seg-crf table " ] || fail "after CRF_OPTS ran: $(stages_run "$T/err")"
+[ "$(stages_run "$T/err")" = "crf pred-crf pseudo-crf report seg-crf table " ] || fail "after CRF_OPTS ran: $(stages_run "$T/err")"
 assert_grep 'wsss-refine crf .*--bg-power 2' "$EXP/log/crf.log"
 expect_exit 0 mk -j2 experiment      # back to the configuration's value: the same stages again
-[ "$(stages_run "$T/err")" = "crf pred-crf pseudo-crf seg-crf table " ] || fail "after restoring CRF_OPTS ran: $(stages_run "$T/err")"
+[ "$(stages_run "$T/err")" = "crf pred-crf pseudo-crf report seg-crf table " ] || fail "after restoring CRF_OPTS ran: $(stages_run "$T/err")"
 
 # Interrupted stages continue. A predict that stopped part-way (here: one
 # unreadable image, so no manifest) takes its finished images from the journal

@@ -53,7 +53,7 @@ expect_exit 1 wsss-miou golden/bad2.jsonl --classes golden/classes.json
 assert_grep 'c_bad.png: value 7 ' "$T/err"
 printf '{"id":"c","mask":"b_gt.png","pred":"a_pred.png"}\n' > golden/bad3.jsonl
 expect_exit 1 wsss-miou golden/bad3.jsonl --classes golden/classes.json
-assert_grep 'a_pred.png: size 4x2 differs from the GT.s 3x2' "$T/err"
+assert_grep 'a_pred.png: prediction is 4x2 but the GT mask .*b_gt.png is 3x2' "$T/err"
 expect_exit 0 wsss-miou golden/m.jsonl --json golden/r.json
 $PY -c "import json; r=json.load(open('golden/r.json')); assert r['confusion']==[[4,1,1],[1,3,0],[0,1,1]] and r['pred_ignored']==[0,0,1], r"
 expect_exit 1 wsss-miou golden/m.jsonl --json golden/r.json       # no clobbering

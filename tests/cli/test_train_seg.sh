@@ -55,9 +55,23 @@ expect_exit 0 "${TRAIN[@]}" --iters 6 --stop-after 3 d/manifest.jsonl B
 [ -e B/model.safetensors ] && fail "--stop-after wrote a model"
 [ -s B/checkpoint.safetensors ] && [ -s B/checkpoint.state ] || fail "--stop-after left no checkpoint"
 assert_grep 'stopped after iteration 3 of 6' "$T/err"
+# A killed run leaves log lines past its checkpoint, the last one torn: the
+# resumed run drops them (train_log.jsonl, docs/training.md).
+printf '{"kind":"step","iteration":4,"loss":9,"lr":1,"seconds":1}\n{"kind":"step","itera' >> B/train_log.jsonl
 expect_exit 0 "${TRAIN[@]}" --iters 6 --resume d/manifest.jsonl B
 assert_grep 'resuming after iteration 3 of 6' "$T/err"
 cmp -s A/model.safetensors B/model.safetensors || fail "3 iterations + --resume differ from 6 iterations"
+# The log: every iteration once, with the losses and rates of the uninterrupted
+# run (whose validations are its own lines), and A's validations at 3 and 6.
+steps() { grep '"kind":"step"' "$1" | sed 's/,"seconds":[0-9.e+-]*//'; }
+[ "$(steps A/train_log.jsonl | grep -o '"iteration":[0-9]*' | tr '\n' ' ')" = \
+  '"iteration":1 "iteration":2 "iteration":3 "iteration":4 "iteration":5 "iteration":6 ' ] \
+  || { cat A/train_log.jsonl; fail "A's log lacks iterations 1..6"; }
+diff <(steps A/train_log.jsonl) <(steps B/train_log.jsonl) || fail "stopped + resumed log differs from the uninterrupted one"
+[ "$(grep -c . B/train_log.jsonl)" = 6 ] || { cat B/train_log.jsonl; fail "B's log is not 6 lines"; }
+[ "$(grep '"kind":"validation"' A/train_log.jsonl | grep -o '"iteration":[0-9]*,"miou":[0-9.e-]*' | cut -d, -f1 | tr '\n' ' ')" = \
+  '"iteration":3 "iteration":6 ' ] || { cat A/train_log.jsonl; fail "A's log lacks validations at 3 and 6"; }
+assert_grep '"kind":"step","iteration":1,"loss":[0-9.e-]+,"lr":0\.01,"seconds":[0-9.]+' A/train_log.jsonl
 # The comparison can fail: another seed, another loss, MSC each change the model.
 expect_exit 0 "${TRAIN[@]}" --iters 6 --seed 5 d/manifest.jsonl seed5
 cmp -s A/model.safetensors seed5/model.safetensors && fail "--seed does not change the model"

@@ -68,7 +68,7 @@ check_experiment() {
 # checkpoints' resume state, which holds the options).
 same_outputs() {
   diff -r -q -x log -x times -x results.md -x results.json -x config.sh -x config.json -x cmd -x meta.json \
-    -x checkpoint.state \
+    -x checkpoint.state -x report.html \
     -x '*.pairs.jsonl' "$1" "$2" || fail "$1 and $2 differ"
   diff <(grep -oE '"(pseudo|seg)_miou_[a-z]+": [0-9.null]+' "$1/results.json") \
        <(grep -oE '"(pseudo|seg)_miou_[a-z]+": [0-9.null]+' "$2/results.json") || fail "the tables of $1 and $2 differ"

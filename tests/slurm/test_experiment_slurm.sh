@@ -42,7 +42,7 @@ assert_grep '^\+ sbatch --wait .*wsss-classify\\? train' slurm/log/classify.log
 [ -s slurm/log/classify.slurm.log ] || fail "no Slurm job log for classify"
 # The outputs are the local run's.
 list() { (cd "$1" && find . -type f ! -path './log/*' ! -path '*/log/*' ! -path './times/*' ! -path './cmd/*' \
-            ! -name 'meta*.json' ! -name 'manifest.*-of-*.jsonl' ! -name 'config.*' ! -name 'results.*' ! -name checkpoint.state \
+            ! -name 'meta*.json' ! -name 'manifest.*-of-*.jsonl' ! -name 'config.*' ! -name 'results.*' ! -name report.html ! -name checkpoint.state \
             ! -name '*.tmp' | sort); }
 diff <(list local) <(list slurm) || fail "file lists differ"
 while IFS= read -r f; do cmp -s "local/$f" "slurm/$f" || fail "contents differ: $f"; done < <(list local)

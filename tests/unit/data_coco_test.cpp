@@ -122,6 +122,7 @@ TEST_CASE("polygons fill their integer rectangle inclusively", "[coco][polygon]"
   coco::paint_polygons(r, {{2.5, 3.2, 8.5, 3.2, 8.5, 5.6, 2.5, 5.6}}, 9);
   CHECK(r.data == m.data);
   CHECK_THROWS_WITH(coco::paint_polygons(m, {{1, 2, 3}}, 1), Catch::Contains("odd number"));
+  CHECK_THROWS_WITH(coco::paint_polygons(m, {{1, 2, 3, 4}}, 1), Catch::Contains("at least 3"));
 }
 
 TEST_CASE("instances are painted in annotation order and crowd is a label but stays 0", "[coco]") {
@@ -186,9 +187,15 @@ TEST_CASE("bad instances files name the file and the annotation", "[coco]") {
                                     "segmentation":{"size":[4,5],"counts":[20]}}]})"),
                     Catch::Contains("annotation 7: bad segmentation: RLE size differs"));
   CHECK_THROWS_WITH(load(head + R"({"id":8,"image_id":1,"category_id":1,"segmentation":[[1,2,3]]}]})"),
-                    Catch::Contains("annotation 8: bad segmentation: polygon has an odd number"));
-  coco::Dataset ds = load(head + R"({"id":9,"image_id":1,"category_id":1,
-                                     "segmentation":{"size":[4,4],"counts":[3,4]}}]})");
-  CHECK_THROWS_WITH(coco::paint_semantic(ds.images[0], tmp / "x.json"),
-                    Catch::Contains("x.json: annotation 9: RLE runs cover 7 pixels, the mask has 16"));
+                    Catch::Contains("annotation 8: bad segmentation: polygon 0 has an odd number"));
+  CHECK_THROWS_WITH(load(head + R"({"id":8,"image_id":1,"category_id":1,"segmentation":[[0,0,1,1,2,2],[1,2,3,4]]}]})"),
+                    Catch::Contains("annotation 8: bad segmentation: polygon 1 has 2 point(s); a polygon needs at least 3"));
+  CHECK_THROWS_WITH(load(head + R"({"id":8,"image_id":1,"category_id":1,"segmentation":[[]]}]})"),
+                    Catch::Contains("annotation 8: bad segmentation: polygon 0 is empty"));
+  // Runs that do not cover the image: an error when loading, crowd or not
+  // (crowd regions are never painted, so painting would not notice).
+  for (const char* crowd : {"0", "1"})
+    CHECK_THROWS_WITH(load(head + R"({"id":9,"image_id":1,"category_id":1,"iscrowd":)" + crowd + R"(,
+                                     "segmentation":{"size":[4,4],"counts":[3,4]}}]})"),
+                      Catch::Contains("x.json: annotation 9: bad segmentation: RLE runs cover 7 pixels, the mask has 16"));
 }

@@ -353,4 +353,35 @@ TEST_CASE("manifest evaluation: threads and shards give the same integers", "[ev
   // JSON round trip keeps every count.
   MiouResult back = miou_from_json(nlohmann::ordered_json::parse(format_miou_json(one)), "r.json");
   CHECK(back.confusions[0] == one.confusions[0]);
+  CHECK(back.source == one.source);
+
+  // The same images twice are refused, however they come: one result twice,
+  // a merged result with one of its parts, two results over one manifest.
+  CHECK_THROWS_WITH(merge_miou({one, one}, {"r.json", "r.json"}),
+                    Catch::Contains("r.json: holds a result over the same 9 item(s) as r.json") &&
+                        Catch::Contains("count them twice"));
+  CHECK_THROWS_WITH(merge_miou({merged, one}, {"m.json", "r.json"}), Catch::Contains("as m.json"));
+  // Results of different manifests (no shared items) still add up.
+  Manifest other = parse_manifest(text.substr(0, text.find('\n') + 1), t / "other.jsonl", t.path);
+  Manifest rest = parse_manifest(text.substr(text.find('\n') + 1), t / "rest.jsonl", t.path);
+  o.shard = Shard{};
+  MiouResult a = evaluate_manifest(other, v, o), b = evaluate_manifest(rest, v, o);
+  MiouResult sum = merge_miou({a, b}, {"a.json", "b.json"});
+  CHECK(sum.confusions[0] == one.confusions[0]);
+  CHECK(sum.source["items_hash"] == one.source["items_hash"]);  // the hash of a set adds up
+  CHECK(sum.source["parts"].size() == 2);
+  CHECK_THROWS_WITH(merge_miou({sum, b}, {"sum.json", "b.json"}), Catch::Contains("b.json: holds a result over the same 8"));
+  // Shards of another manifest are not shards of this split.
+  Manifest changed = parse_manifest(text + "{\"id\":\"zz\",\"mask\":\"im0_gt.png\",\"pred\":\"im0_pred.png\"}\n",
+                                    t / "m2.jsonl", t.path);
+  o.shard = Shard{4, 4};
+  MiouResult foreign = evaluate_manifest(changed, v, o);
+  CHECK_THROWS_WITH(merge_miou({parts[0], parts[1], parts[2], foreign}, {"1", "2", "3", "x"}),
+                    Catch::Contains("is of another manifest"));
+  // Results written before "source" existed merge as before.
+  MiouResult old1 = parts[0], old2 = parts[0];
+  old1.source = old2.source = nlohmann::ordered_json();
+  old2.shard = "2/4";
+  MiouResult p3 = parts[2], p4 = parts[3];
+  CHECK_NOTHROW(merge_miou({old1, old2, p3, p4}, {"1", "2", "3", "4"}));
 }

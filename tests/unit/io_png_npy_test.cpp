@@ -110,6 +110,31 @@ TEST_CASE("npy with NaN, wrong dtype or truncation is rejected", "[npy]") {
   CHECK_THROWS_WITH(read_npy(t / "f8.npy"), Catch::Contains("float32 or float16"));
 }
 
+TEST_CASE("npy headers with bad shapes are errors naming the offset, never an allocation or a bare stoll", "[npy]") {
+  TempDir t;
+  std::vector<float> v = {1, 2, 3, 4};
+  const std::string ok = encode_npy(v.data(), {1, 2, 2}, NpyDType::Float32);
+  auto with_shape = [&](const std::string& name, const std::string& shape) {
+    std::string s = ok;
+    const std::size_t at = s.find("(1, 2, 2)");
+    s.replace(at, 9, shape);  // the header length field is not adjusted: pad instead
+    if (shape.size() < 9) s.insert(at + shape.size(), 9 - shape.size(), ' ');
+    else s.erase(s.find('\n') - (shape.size() - 9), shape.size() - 9);
+    write_file_atomic(t / name, s);
+    return t / name;
+  };
+  CHECK_THROWS_WITH(read_npy(with_shape("digits.npy", "(99999999999999999999,1)")),
+                    Catch::Contains("bad .npy header at offset 10") && Catch::Contains("is not a size"));
+  CHECK_THROWS_WITH(read_npy(with_shape("product.npy", "(4294967296,4294967296,16)")), Catch::Contains("overflows"));
+  CHECK_THROWS_WITH(read_npy(with_shape("neg.npy", "(-1,2,2)")), Catch::Contains("'-1' is not a size"));
+  CHECK_THROWS_WITH(read_npy(with_shape("big.npy", "(1,99999,99999)")),
+                    Catch::Contains("truncated .npy data") && Catch::Contains("from offset"));
+  std::string fortran = ok;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  write_file_atomic(t / "f.npy", fortran);
+  CHECK_THROWS_WITH(read_npy(t / "f.npy"), Catch::Contains("Fortran"));
+}
+
 TEST_CASE("a score map with NaN or infinity is not written", "[npy]") {
   TempDir t;
   std::vector<float> nan = {0.5f, NAN, 0.25f, NAN};

@@ -56,13 +56,13 @@ TEST_CASE("label-smoothed balanced cross-entropy by hand", "[amn]") {
     return loss;
   };
   const double want = (pixel(0, 0) + pixel(1, 2)) / 2;
-  CHECK(train::balanced_cross_entropy(logits, labels, 255, 0.4).item<double>() == Approx(want).epsilon(1e-6));
+  CHECK(train::balanced_cross_entropy(logits, labels, 255, {}, 0.4).item<double>() == Approx(want).epsilon(1e-6));
   // e = 0 is the plain balanced CE.
-  CHECK(train::balanced_cross_entropy(logits, labels, 255, 0.0).item<double>() ==
+  CHECK(train::balanced_cross_entropy(logits, labels, 255, {}, 0.0).item<double>() ==
         Approx(train::balanced_cross_entropy(logits, labels).item<double>()));
   // Only background: its mean alone (the reference divides 0 by 0).
   torch::Tensor bg_only = torch::tensor({0L, 255L, 255L}).view({1, 1, 3});
-  CHECK(train::balanced_cross_entropy(logits, bg_only, 255, 0.4).item<double>() == Approx(pixel(0, 0)).epsilon(1e-6));
+  CHECK(train::balanced_cross_entropy(logits, bg_only, 255, {}, 0.4).item<double>() == Approx(pixel(0, 0)).epsilon(1e-6));
 }
 
 TEST_CASE("AMN network: shapes, frozen stem, the two parameter groups", "[amn]") {

@@ -20,11 +20,11 @@
 namespace wsss::cam {
 
 torch::Tensor amn_loss(models::AmnNetImpl& net, const torch::Tensor& images, const torch::Tensor& label_vectors,
-                       const torch::Tensor& ir_labels, double smoothing) {
+                       const torch::Tensor& ir_labels, double smoothing, const train::GlobalBatch& batch) {
   torch::Tensor logits = net.forward(images, label_vectors);
   // train_amn.py's resize_labels: PIL NEAREST to the logit grid.
   torch::Tensor labels = train::resize_labels_nearest(ir_labels, logits.size(2), logits.size(3));
-  return train::balanced_cross_entropy(logits, labels, 255, smoothing);
+  return train::balanced_cross_entropy(logits, labels, 255, batch, smoothing);
 }
 
 void AmnTrainOptions::validate() const {
@@ -52,7 +52,7 @@ constexpr double kDropout = 0.1;  // AMN's nn.Dropout(0.1) before the ASPP
 
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
   if (!r.contains("labels"))
-    throw InputError(manifest, "item '" + record_id(r) + "': no \"labels\" (image-level labels are required)");
+    throw InputError(manifest, "item " + quote_id(record_id(r)) + ": no \"labels\" (image-level labels are required)");
   return record_labels(r, vocab.num_foreground(), manifest);
 }
 
@@ -94,7 +94,8 @@ class AmnTrainTask : public train::TrainTask {
   std::string divergence_hint() const override { return "lower --lr and --backbone-lr"; }
 
   // VOC12SegmentationDataset as train_amn.py uses it: images, label vectors, IR
-  // labels at the crop's size; and the batch's index (seeds its dropout).
+  // labels at the crop's size; and the batch's index per image (seeds its
+  // dropout; one per image so that a data-parallel rank's slice carries it).
   train::Batch load(std::size_t index) override {
     std::vector<torch::Tensor> images, vectors, labels;
     for (const train::EpochSampler::Item& item : sampler_.batch(index)) {
@@ -108,14 +109,16 @@ class AmnTrainTask : public train::TrainTask {
       vectors.push_back(label_vector(labels_[item.record], k_));
     }
     return {torch::stack(images), torch::stack(vectors), torch::stack(labels),
-            torch::tensor(std::int64_t(index), torch::kLong)};
+            torch::full({std::int64_t(images.size())}, std::int64_t(index), torch::kLong)};
   }
 
   train::StepLoss loss(const train::Batch& batch) override {
     // Dropout draws from the global generator: seeding it from (seed, batch)
     // makes a step's masks those of an uninterrupted run after --resume.
-    torch::manual_seed(item_seed(o_.seed, "amn-batch-" + std::to_string(batch[3].item<std::int64_t>())));
-    return {amn_loss(*net_, batch[0].to(device_), batch[1].to(device_), batch[2].to(device_), o_.smoothing), {}};
+    torch::manual_seed(item_seed(o_.seed, "amn-batch-" + std::to_string(batch[3][0].item<std::int64_t>())));
+    return {amn_loss(*net_, batch[0].to(device_), batch[1].to(device_), batch[2].to(device_), o_.smoothing,
+                     global_batch()),
+            {}};
   }
 
  private:

@@ -6,6 +6,7 @@
 
 #include "wsss/cam/amn.hpp"
 #include "wsss/cam/cam.hpp"
+#include "wsss/cam/classifier.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/data/ir_label.hpp"
 #include "wsss/io/image.hpp"
@@ -89,7 +90,7 @@ class AmnProcessor : public ItemProcessor {
                const AmnStageOptions& options)
       : loaded_(models::load_amn_net(model)), device_(models::resolve_device(options.device)),
         k_(vocab.num_foreground()), manifest_(manifest), out_dir_(out_dir), options_(options) {
-    models::check_class_names(model, loaded_.class_names, vocab);
+    check_model_classes(loaded_.class_names, model, vocab);
     if (options.scales.empty()) throw UsageError("--scales: no scale given");
     loaded_.net->to(device_);
   }
@@ -107,7 +108,7 @@ class AmnProcessor : public ItemProcessor {
   Record process(const Record& r, std::uint64_t seed) override {
     models::use_single_threaded_torch();
     if (!r.contains("labels"))
-      throw InputError(manifest_, "item '" + record_id(r) + "': no \"labels\" (AMN is conditioned on them)");
+      throw InputError(manifest_, "item " + quote_id(record_id(r)) + ": no \"labels\" (AMN is conditioned on them)");
     const std::vector<int> labels = record_labels(r, k_, manifest_);
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     cv::Mat ir = read_ir_label(r, options_.ir_field, manifest_, k_, rgb.size(), &labels);

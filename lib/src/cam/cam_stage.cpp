@@ -8,11 +8,13 @@
 
 #include "wsss/cam/cam.hpp"
 #include "wsss/cam/classifier.hpp"
+#include "wsss/cam/lpcam.hpp"
 #include "wsss/core/error.hpp"
 #include "wsss/io/image.hpp"
 #include "wsss/io/npy.hpp"
 #include "wsss/models/cam_net.hpp"
 #include "wsss/models/threads.hpp"
+#include "wsss/viz/picture.hpp"
 
 // ---------------------------------------------------------------------------
 // The per-image CAM stage.
@@ -21,37 +23,30 @@ namespace wsss::cam {
 
 namespace {
 
-// The image, then one panel per class: the CAM as a JET heat map blended over
-// the image, with the class name written on it.
+// The image, then one panel per class: the CAM as a heat map blended over the
+// image (viz::heat_overlay, half opacity), titled with the class name.
 cv::Mat cam_preview(const cv::Mat& rgb, const torch::Tensor& cams, const std::vector<int>& classes,
                     const Vocabulary& vocab) {
-  std::vector<cv::Mat> panels = {rgb};
+  std::vector<viz::Panel> panels = {{"image", rgb}};
   for (std::size_t c = 0; c < classes.size(); ++c) {
-    torch::Tensor u8 = (cams[std::int64_t(c)].clamp(0, 1) * 255).round().to(torch::kUInt8).contiguous();
-    cv::Mat gray(rgb.rows, rgb.cols, CV_8UC1, u8.data_ptr<std::uint8_t>()), heat, blended;
-    cv::applyColorMap(gray, heat, cv::COLORMAP_JET);
-    cv::cvtColor(heat, heat, cv::COLOR_BGR2RGB);
-    cv::addWeighted(rgb, 0.5, heat, 0.5, 0, blended);
-    cv::putText(blended, vocab.classes[std::size_t(classes[c])], {4, 14}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
-                cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
-    panels.push_back(blended);
+    torch::Tensor map = cams[std::int64_t(c)].contiguous();
+    panels.push_back({vocab.classes[std::size_t(classes[c])],
+                      viz::heat_overlay(rgb, map.data_ptr<float>(), rgb.cols, rgb.rows, 0.5)});
   }
-  cv::Mat out;
-  cv::hconcat(panels, out);
-  return out;
+  return viz::panel_row(panels);
 }
+
+// One image's maps from its per-scale input batches (scale_batch) and the
+// 0-based class indices: make_cam with a network, or LPCAM.
+using MapsFunction = std::function<CamResult(const std::vector<torch::Tensor>& inputs, int height, int width,
+                                             const std::vector<std::int64_t>& index)>;
 
 class CamProcessor : public ItemProcessor {
  public:
-  CamProcessor(const fs::path& model, const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
-               const CamStageOptions& options)
-      : loaded_(load_for_vocabulary(model, vocab)), device_(models::resolve_device(options.device)),
-        vocab_(vocab), manifest_(manifest), out_dir_(out_dir), options_(options) {
-    loaded_.net->to(device_);
-    cam_options_.scales = options.scales;
-    cam_options_.flip = options.flip;
-    cam_options_.lowres = options.lowres;
-  }
+  CamProcessor(const Vocabulary& vocab, const fs::path& manifest, const fs::path& out_dir,
+               const CamStageOptions& options, const torch::Device& device, MapsFunction maps)
+      : maps_(std::move(maps)), device_(device), vocab_(vocab), manifest_(manifest), out_dir_(out_dir),
+        options_(options) {}
 
   std::vector<fs::path> outputs(const Record& r) const override {
     std::vector<fs::path> files = {item_file(out_dir_, "cam", record_id(r), ".npy")};
@@ -81,9 +76,7 @@ class CamProcessor : public ItemProcessor {
     // cannot be interpolated).
     if (!classes.empty()) {
       auto lock = gate_.enter();
-      cams = make_cam(inputs, rgb.rows, rgb.cols, index, [&](const torch::Tensor& x) {
-        return loaded_.net->class_maps(x);
-      }, cam_options_, device_);
+      cams = maps_(inputs, rgb.rows, rgb.cols, index);
     }
     NpyDType dtype = options_.float16 ? NpyDType::Float16 : NpyDType::Float32;
     auto files = outputs(r);
@@ -121,7 +114,7 @@ class CamProcessor : public ItemProcessor {
         return record_labels(r, vocab_.num_foreground(), manifest_);
       case CamClassSource::Predicted: {
         if (!r.contains("pred_labels"))
-          throw InputError(manifest_, "item '" + record_id(r) + "': no \"pred_labels\" (run wsss-classify predict first)");
+          throw InputError(manifest_, "item " + quote_id(record_id(r)) + ": no \"pred_labels\" (run wsss-classify predict first)");
         Record tmp = Record::object();
         tmp["id"] = r["id"];
         tmp["labels"] = r["pred_labels"];
@@ -136,12 +129,11 @@ class CamProcessor : public ItemProcessor {
     return {};
   }
 
-  models::LoadedCamNet loaded_;
+  MapsFunction maps_;
   torch::Device device_;
   Vocabulary vocab_;
   fs::path manifest_, out_dir_;
   CamStageOptions options_;
-  CamOptions cam_options_;
   models::DeviceGate gate_{device_};
 };
 
@@ -160,7 +152,50 @@ std::unique_ptr<ItemProcessor> make_cam_processor(const fs::path& model, const V
   // One single-threaded network per worker (the model loads on this thread):
   // outputs identical for any -j (docs/determinism.md).
   models::use_single_threaded_torch();
-  return std::make_unique<CamProcessor>(model, vocab, manifest, out_dir, options);
+  if (options.recam && !options.prototypes.empty())
+    throw UsageError("--recam and --lpcam exclude each other (ReCAM needs its own model, LPCAM the CAM classifier)");
+  const torch::Device device = models::resolve_device(options.device);
+  CamOptions cam_options;
+  cam_options.scales = options.scales;
+  cam_options.flip = options.flip;
+  cam_options.lowres = options.lowres;
+  // IRN's make_cam over a network's raw class maps (the CAM's or ReCAM's).
+  auto make_cam_maps = [&](CamFunction network) -> MapsFunction {
+    return [network, cam_options, device](const std::vector<torch::Tensor>& inputs, int h, int w,
+                                          const std::vector<std::int64_t>& index) {
+      return make_cam(inputs, h, w, index, network, cam_options, device);
+    };
+  };
+  MapsFunction maps;
+  if (options.recam) {
+    models::LoadedRecamNet loaded = models::load_recam_net(model);
+    check_model_classes(loaded.class_names, model, vocab);
+    loaded.net->to(device);
+    auto net = loaded.net.ptr();
+    maps = make_cam_maps([net](const torch::Tensor& x) { return net->recam_maps(x); });
+  } else if (!options.prototypes.empty()) {
+    models::LoadedCamNet loaded = load_for_vocabulary(model, vocab);
+    const Prototypes prototypes = read_prototypes(options.prototypes);
+    check_prototypes_match(prototypes, options.prototypes, model, loaded.class_names,
+                           loaded.net->classifier->weight.size(1));
+    loaded.net->to(device);
+    auto net = loaded.net.ptr();
+    auto lpcam = std::make_shared<LpcamMaps>(prototypes, device);
+    const bool lowres = options.lowres;
+    maps = [net, lpcam, device, lowres](const std::vector<torch::Tensor>& inputs, int h, int w,
+                                        const std::vector<std::int64_t>& index) {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> features;
+      for (const torch::Tensor& batch : inputs) features.push_back(flip_sum(net->features(batch.to(device))));
+      return lpcam->compute(features, h, w, index, lowres);
+    };
+  } else {
+    models::LoadedCamNet loaded = load_for_vocabulary(model, vocab);
+    loaded.net->to(device);
+    auto net = loaded.net.ptr();
+    maps = make_cam_maps([net](const torch::Tensor& x) { return net->class_maps(x); });
+  }
+  return std::make_unique<CamProcessor>(vocab, manifest, out_dir, options, device, std::move(maps));
 }
 
 }  // namespace wsss::cam

@@ -1,5 +1,6 @@
 #include "wsss/cam/classifier.hpp"
 
+#include "classification_task.hpp"
 #include "wsss/cam/cam.hpp"
 
 #include <torch/torch.h>
@@ -31,16 +32,95 @@ torch::Tensor to_tensor(const ChwImage& image) {
 
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
   if (!r.contains("labels"))
-    throw InputError(manifest, "item '" + record_id(r) + "': no \"labels\" (image-level labels are required)");
+    throw InputError(manifest, "item " + quote_id(record_id(r)) + ": no \"labels\" (image-level labels are required)");
   return record_labels(r, vocab.num_foreground(), manifest);
 }
 
 }  // namespace
 
+void check_model_classes(const std::vector<std::string>& class_names, const fs::path& model, const Vocabulary& vocab) {
+  std::vector<std::string> names(vocab.classes.begin() + 1, vocab.classes.end());
+  if (class_names.size() != names.size())
+    throw InputError(model, "model has " + std::to_string(class_names.size()) + " classes but the data's vocabulary '" +
+                                vocab.name + "' has " + std::to_string(names.size()));
+  if (class_names != names)
+    throw InputError(model, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
+}
+
 models::LoadedCamNet load_for_vocabulary(const fs::path& model, const Vocabulary& vocab) {
   models::LoadedCamNet loaded = models::load_cam_net(model);
-  models::check_class_names(model, loaded.class_names, vocab);
+  check_model_classes(loaded.class_names, model, vocab);
   return loaded;
+}
+
+ClassificationTask::ClassificationTask(const Manifest& data, const Vocabulary& vocab, int epochs, int batch,
+                                       const ClassifierAugmentation& augmentation, std::string kind,
+                                       const std::string& device)
+    : data_(data), vocab_(vocab), k_(vocab.num_foreground()), epochs_(epochs),
+      sampler_(data.records.size(), batch, augmentation.seed), augmentation_(augmentation), kind_(std::move(kind)),
+      device_(models::resolve_device(device)) {
+  for (const Record& r : data.records) labels_.push_back(required_labels(r, vocab, data.path));
+}
+
+train::Schedule ClassificationTask::schedule() const {
+  train::Schedule s;
+  s.unit = train::Unit::Epoch;
+  s.total = epochs_;
+  s.steps_per_unit = sampler_.steps_per_epoch();
+  return s;
+}
+
+std::map<std::string, std::string> ClassificationTask::model_metadata() const {
+  auto metadata = models::make_metadata(spec_, {vocab_.classes.begin() + 1, vocab_.classes.end()}, options_json());
+  metadata[models::kMetaModel] = kind_;
+  return metadata;
+}
+
+// The order and augmentation of a batch depend only on (seed, epoch, id).
+// A data-parallel rank loads its part of the batch (train/trainer.hpp).
+train::Batch ClassificationTask::load(std::size_t index) { return load_part(index, 0, 1); }
+train::Batch ClassificationTask::load_part(std::size_t index, int part, int parts) {
+  const ClassifierAugmentation& a = augmentation_;
+  std::vector<torch::Tensor> images, targets;
+  for (const train::EpochSampler::Item& item : sampler_.batch(index, part, parts)) {
+    const Record& r = data_.records[item.record];
+    std::mt19937_64 rng = augmentation_rng(a.seed, item.epoch, record_id(r));
+    cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", data_.path)), a.resize_min,
+                                     a.resize_max, rng);
+    ChwImage chw = normalize(img);
+    if (rng() & 1) chw = flip_horizontal(chw);
+    images.push_back(to_tensor(random_crop(chw, a.crop, 0.0f, rng)));
+    targets.push_back(label_vector(labels_[item.record], k_));
+  }
+  return {torch::stack(images), torch::stack(targets)};
+}
+
+void ClassificationTask::freeze_stem(torch::nn::Module& net) {
+  for (auto& p : net.named_parameters())
+    if (p.key().rfind("backbone.conv1.", 0) == 0 || p.key().rfind("backbone.bn1.", 0) == 0)
+      p.value().set_requires_grad(false);
+}
+
+std::vector<std::vector<torch::Tensor>> ClassificationTask::parameter_groups(torch::nn::Module& net,
+                                                                             const std::vector<std::string>& prefixes) {
+  std::vector<std::vector<torch::Tensor>> groups(prefixes.size() + 1);
+  for (auto& p : net.named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    std::size_t g = 0;
+    while (g < prefixes.size() && p.key().rfind(prefixes[g], 0) != 0) ++g;
+    groups[g].push_back(p.value());
+  }
+  return groups;
+}
+
+std::unique_ptr<torch::optim::SGD> ClassificationTask::make_sgd(
+    const std::vector<std::pair<std::vector<torch::Tensor>, double>>& groups, double momentum, double weight_decay) {
+  using torch::optim::SGDOptions;
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  for (const auto& [params, lr] : groups)
+    param_groups.emplace_back(params, std::make_unique<SGDOptions>(
+                                          SGDOptions(lr).momentum(momentum).weight_decay(weight_decay)));
+  return std::make_unique<torch::optim::SGD>(param_groups, SGDOptions(groups.front().second));
 }
 
 namespace {
@@ -69,15 +149,15 @@ namespace {
 
 // IRN's train_cam.py: a ResNet with a 1x1 classifier on the GAP feature,
 // multi-label soft-margin loss, SGD with a 10x rate on the classifier.
-class ClassifierTrainTask : public train::TrainTask {
+class ClassifierTrainTask : public ClassificationTask {
  public:
   ClassifierTrainTask(const Manifest& data, const Vocabulary& vocab, const ClassifierTrainOptions& o,
                       const Manifest* validation)
-      : data_(data), vocab_(vocab), o_(o), validation_(validation), k_(vocab.num_foreground()),
-        spec_(models::ModelSpec::irn(o.arch, o.width)), sampler_(data.records.size(), o.batch, o.seed) {
-    for (const Record& r : data.records) labels_.push_back(required_labels(r, vocab, data.path));
+      : ClassificationTask(data, vocab, o.epochs, o.batch, {o.resize_min, o.resize_max, o.crop, o.seed},
+                           models::kModelCamClassifier, o.device),
+        o_(o), validation_(validation) {
+    spec_ = models::ModelSpec::irn(o.arch, o.width);
     torch::manual_seed(o.seed);
-    device_ = models::resolve_device(o.device);
     net_ = models::CamNet(spec_, k_);
     net_->frozen_stages = o.frozen_stages;
     net_->backbone->set_frozen_batchnorm(o.freeze_bn);
@@ -87,53 +167,15 @@ class ClassifierTrainTask : public train::TrainTask {
       load.expected_spec = &spec_;
       models::load_weights(*net_->backbone, o.init, load);
     }
-    // IRN freezes conv1 and bn1 whatever else trains.
-    for (auto& p : net_->named_parameters())
-      if (p.key().rfind("backbone.conv1.", 0) == 0 || p.key().rfind("backbone.bn1.", 0) == 0)
-        p.value().set_requires_grad(false);
+    freeze_stem(*net_);
     net_->to(device_);
-    std::vector<torch::Tensor> backbone_params, classifier_params;
-    for (auto& p : net_->named_parameters()) {
-      if (!p.value().requires_grad()) continue;
-      (p.key().rfind("classifier.", 0) == 0 ? classifier_params : backbone_params).push_back(p.value());
-    }
-    using torch::optim::SGDOptions;
-    auto group_options = [&](double lr) {
-      return std::make_unique<SGDOptions>(SGDOptions(lr).momentum(o.momentum).weight_decay(o.weight_decay));
-    };
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(backbone_params, group_options(o.lr));
-    groups.emplace_back(classifier_params, group_options(o.lr * o.classifier_lr_mult));
-    optimizer_ = std::make_unique<torch::optim::SGD>(groups, SGDOptions(o.lr));
+    auto groups = parameter_groups(*net_, {"classifier."});
+    optimizer_ = make_sgd({{groups[1], o.lr}, {groups[0], o.lr * o.classifier_lr_mult}}, o.momentum, o.weight_decay);
   }
 
-  train::Schedule schedule() const override { return train::epoch_schedule(o_.epochs, sampler_); }
   torch::nn::Module& network() override { return *net_; }
-  const models::ModelSpec& backbone_spec() const override { return spec_; }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }
   nlohmann::json options_json() const override { return o_.to_json(); }
-  std::vector<std::string> resume_ignored() const override { return {"init"}; }
-  std::map<std::string, std::string> model_metadata() const override {
-    auto metadata = models::make_metadata(spec_, {vocab_.classes.begin() + 1, vocab_.classes.end()}, o_.to_json());
-    metadata[models::kMetaModel] = models::kModelCamClassifier;
-    return metadata;
-  }
-
-  // The order and augmentation of a batch depend only on (seed, epoch, id).
-  train::Batch load(std::size_t index) override {
-    std::vector<torch::Tensor> images, targets;
-    for (const train::EpochSampler::Item& item : sampler_.batch(index)) {
-      const Record& r = data_.records[item.record];
-      std::mt19937_64 rng = augmentation_rng(o_.seed, item.epoch, record_id(r));
-      cv::Mat img = random_resize_long(read_image_rgb(record_path(r, "image", data_.path)), o_.resize_min,
-                                       o_.resize_max, rng);
-      ChwImage chw = normalize(img);
-      if (rng() & 1) chw = flip_horizontal(chw);
-      images.push_back(to_tensor(random_crop(chw, o_.crop, 0.0f, rng)));
-      targets.push_back(label_vector(labels_[item.record], k_));
-    }
-    return {torch::stack(images), torch::stack(targets)};
-  }
 
   train::StepLoss loss(const train::Batch& batch) override {
     torch::Tensor logits = net_->forward(batch[0].to(device_));
@@ -170,15 +212,8 @@ class ClassifierTrainTask : public train::TrainTask {
   }
 
  private:
-  const Manifest& data_;
-  const Vocabulary& vocab_;
   ClassifierTrainOptions o_;
   const Manifest* validation_;
-  int k_;
-  models::ModelSpec spec_;
-  train::EpochSampler sampler_;
-  std::vector<std::vector<int>> labels_;
-  torch::Device device_{torch::kCPU};
   models::CamNet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> optimizer_;
 };

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "wsss/core/error.hpp"
+
 namespace wsss::log {
 namespace {
 std::string g_program = "wsss";
@@ -18,7 +20,9 @@ Level level() { return static_cast<Level>(g_level.load()); }
 
 void write(Level l, const std::string& message) {
   const char* prefix = l == Level::Error ? "error: " : l == Level::Warn ? "warning: " : "";
-  std::string line = g_program + ": " + prefix + message + "\n";
+  // One line, of bounded length, whatever the message holds (an id of a
+  // megabyte, a newline inside a file name).
+  std::string line = g_program + ": " + prefix + clip_message(message) + "\n";
   std::lock_guard<std::mutex> lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

@@ -1,6 +1,7 @@
 #include "wsss/core/parse.hpp"
 
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include "wsss/core/error.hpp"
@@ -25,6 +26,21 @@ std::vector<double> parse_scales(const std::string& text, const std::string& opt
   }
   if (out.empty()) throw UsageError(option + ": no scale given");
   return out;
+}
+
+std::vector<std::string> parse_names(const std::string& text, const std::string& option) {
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', begin);
+    std::string name = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (name.empty()) throw UsageError(option + " " + text + ": an empty name");
+    if (!seen.insert(name).second) throw UsageError(option + " " + text + ": '" + name + "' given twice");
+    names.push_back(std::move(name));
+    if (comma == std::string::npos) return names;
+    begin = comma + 1;
+  }
 }
 
 std::pair<double, double> parse_interval(const std::string& text, const std::string& option, bool positive) {

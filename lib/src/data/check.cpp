@@ -23,7 +23,8 @@ bool is_label_field(const std::string& field) {
 }
 
 std::string CheckReport::format(const CheckProblem& p) const {
-  return manifest.string() + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
+  return clip_message(manifest.string() + (p.line > 0 ? ":" + std::to_string(p.line) : std::string()) + ": " +
+                      p.message);
 }
 
 namespace {
@@ -40,8 +41,8 @@ bool is_score_field(const std::string& field) { return field == "cam" || field =
 // Everything about one record that needs the file system; problems are
 // appended to `out` so that a record can report several.
 void check_record(const Record& record, const CheckOptions& o, const Vocabulary* vocab, std::vector<std::string>& out,
-                  std::size_t& files, std::size_t& decoded) {
-  const std::string item = "item '" + record_id(record) + "': ";
+                  std::size_t& files, std::size_t& decoded, int& orientation) {
+  const std::string item = "item " + quote_id(record_id(record)) + ": ";
   if (auto labels = record.find("labels"); labels != record.end()) {
     if (!labels->is_array()) {
       out.push_back(item + "\"labels\" must be an array of class ids");
@@ -61,6 +62,9 @@ void check_record(const Record& record, const CheckOptions& o, const Vocabulary*
   // The image first, so that label PNGs can be compared with its size.
   std::vector<std::string> fields;
   if (record.contains("image")) fields.push_back("image");
+  else if (!o.allow_no_image)
+    out.push_back(item + "no \"image\" field (every stage but wsss-miou needs one; --allow-no-image accepts "
+                         "evaluation-only manifests such as wsss-data synth --masks-only)");
   for (auto it = record.begin(); it != record.end(); ++it)
     if (it.key() != "image" && is_path_field(it.key())) fields.push_back(it.key());
   for (const std::string& field : fields) {
@@ -86,7 +90,9 @@ void check_record(const Record& record, const CheckOptions& o, const Vocabulary*
       if (!o.decode) continue;
       if (field == "image" && !o.masks_only) {
         ++decoded;
-        cv::Mat pixels = read_image_rgb(file);  // what every stage reads
+        const std::string bytes = read_file(file);
+        orientation = exif_orientation(bytes);
+        cv::Mat pixels = decode_image_rgb(bytes, file);  // what every stage reads
         if (std::make_pair(pixels.cols, pixels.rows) != image_wh)
           throw InputError(file, "decodes to " + size_text({pixels.cols, pixels.rows}) + " but its header says " +
                                      size_text(image_wh));
@@ -124,7 +130,7 @@ CheckReport check_manifest(const fs::path& manifest, const CheckOptions& o) {
   // and skipped; later lines are still checked.
   std::vector<Line> lines;
   std::unordered_map<std::string, long> first_line;
-  std::istringstream in(text);
+  std::istringstream in{std::string(without_bom(text))};
   std::string line;
   long line_no = 0;
   for (; std::getline(in, line);) {
@@ -139,7 +145,7 @@ CheckReport check_manifest(const fs::path& manifest, const CheckOptions& o) {
       auto [pos, inserted] = first_line.emplace(id, line_no);
       if (!inserted) {
         report.problems.push_back(
-            {line_no, "duplicate id '" + id + "' (first on line " + std::to_string(pos->second) + ")"});
+            {line_no, "duplicate id " + quote_id(id) + " (first on line " + std::to_string(pos->second) + ")"});
         continue;
       }
       lines.push_back({line_no, std::move(record)});
@@ -168,17 +174,26 @@ CheckReport check_manifest(const fs::path& manifest, const CheckOptions& o) {
   // line order, so the report does not depend on the thread count.
   std::vector<std::vector<std::string>> found(lines.size());
   std::vector<std::size_t> files(lines.size(), 0), decoded(lines.size(), 0);
+  std::vector<int> orientation(lines.size(), 0);
   Progress progress(o.decode ? "decoding" : "checking", lines.size(), "rec");
   parallel_for(lines.size(), o.threads, [&](std::size_t i, int) {
-    check_record(lines[i].record, o, vocab.get(), found[i], files[i], decoded[i]);
+    check_record(lines[i].record, o, vocab.get(), found[i], files[i], decoded[i], orientation[i]);
     progress.add();
   });
   progress.finish();
+  std::size_t oriented = 0, first_oriented = 0;
   for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (orientation[i] > 1 && oriented++ == 0) first_oriented = i;
     report.files += files[i];
     report.decoded += decoded[i];
     for (auto& message : found[i]) report.problems.push_back({lines[i].number, std::move(message)});
   }
+  // Valid files, but worth knowing: a viewer shows them turned.
+  if (oriented > 0)
+    log::warn(manifest.string(), ":", lines[first_oriented].number, ": ", oriented,
+              " image(s) carry an EXIF orientation (first: item ", quote_id(record_id(lines[first_oriented].record)),
+              ", orientation ", orientation[first_oriented],
+              "); wsss reads pixels as stored and ignores it, as the masks, PIL and pycocotools do (docs/formats.md)");
   std::stable_sort(report.problems.begin(), report.problems.end(),
                    [](const CheckProblem& a, const CheckProblem& b) { return a.line < b.line; });
   return report;

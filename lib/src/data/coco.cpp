@@ -49,15 +49,36 @@ std::vector<std::uint32_t> decode_rle_counts(const std::string& text) {
   return counts;
 }
 
-void paint_rle(Mask& label, const Rle& rle, std::uint8_t value) {
-  if (rle.height != label.height || rle.width != label.width)
-    throw Error("RLE size " + std::to_string(rle.height) + "x" + std::to_string(rle.width) + " differs from image " +
-                std::to_string(label.height) + "x" + std::to_string(label.width) + " (height x width)");
+void check_rle_runs(const Rle& rle) {
   const std::uint64_t total = std::uint64_t(rle.height) * std::uint64_t(rle.width);
   std::uint64_t sum = 0;
   for (std::uint32_t c : rle.counts) sum += c;
   if (sum != total)
     throw Error("RLE runs cover " + std::to_string(sum) + " pixels, the mask has " + std::to_string(total));
+}
+
+void check_polygons(const std::vector<std::vector<double>>& polygons) {
+  for (std::size_t k = 0; k < polygons.size(); ++k) {
+    const std::size_t n = polygons[k].size();
+    const std::string which = "polygon " + std::to_string(k);
+    if (n % 2 != 0) throw Error(which + " has an odd number of coordinates (" + std::to_string(n) + ")");
+    // pycocotools would paint a line or a point for these, and detectron2
+    // drops them: either way they are not a region, and a tool that wrote them
+    // has a bug worth hearing about.
+    if (n == 0) throw Error(which + " is empty");
+    if (n < 6) throw Error(which + " has " + std::to_string(n / 2) + " point(s); a polygon needs at least 3");
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(std::fabs(polygons[k][i]) <= 1e7))  // vertices become ints; far outside any image is a bug
+        throw Error(which + ": coordinate " + std::to_string(i) + " (" + std::to_string(polygons[k][i]) +
+                    ") is out of range");
+  }
+}
+
+void paint_rle(Mask& label, const Rle& rle, std::uint8_t value) {
+  if (rle.height != label.height || rle.width != label.width)
+    throw Error("RLE size " + std::to_string(rle.height) + "x" + std::to_string(rle.width) + " differs from image " +
+                std::to_string(label.height) + "x" + std::to_string(label.width) + " (height x width)");
+  check_rle_runs(rle);
   const std::uint64_t h = std::uint64_t(rle.height);
   std::uint64_t pos = 0;
   for (std::size_t i = 0; i < rle.counts.size(); ++i) {
@@ -69,10 +90,9 @@ void paint_rle(Mask& label, const Rle& rle, std::uint8_t value) {
 }
 
 void paint_polygons(Mask& label, const std::vector<std::vector<double>>& polygons, std::uint8_t value) {
+  check_polygons(polygons);
   std::vector<std::vector<cv::Point>> points;
   for (const auto& poly : polygons) {
-    if (poly.size() % 2 != 0) throw Error("polygon has an odd number of coordinates");
-    if (poly.empty()) continue;
     std::vector<cv::Point> pts;
     pts.reserve(poly.size() / 2);
     // Round half to even, as numpy's round does.
@@ -112,7 +132,9 @@ Rle parse_rle(const json& seg) {
   } else if (counts.is_array()) {
     rle.counts.reserve(counts.size());
     for (const auto& c : counts) {
-      if (!c.is_number_integer() || c.get<std::int64_t>() < 0) throw Error("RLE counts must be non-negative integers");
+      if (!c.is_number_unsigned() || c.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max())
+        throw Error("RLE counts must be integers in 0.." + std::to_string(std::numeric_limits<std::uint32_t>::max()) +
+                    ", not " + c.dump());
       rle.counts.push_back(c.get<std::uint32_t>());
     }
   } else {
@@ -145,7 +167,7 @@ Dataset load_instances(const fs::path& json_file) {
     };
     try {
       doc = json::parse(text, drop_unused);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw InputError(json_file, std::string("malformed JSON: ") + e.what());
     }
   }
@@ -219,10 +241,12 @@ Dataset load_instances(const fs::path& json_file) {
           const Image& image = ds.images[img->second];
           if (ann.rle.height != image.height || ann.rle.width != image.width)
             throw Error("RLE size differs from the image's");
+          // Checked here, not only when painting: crowd regions are never
+          // painted, and a broken one would pass unnoticed.
+          check_rle_runs(ann.rle);
         } else if (seg.is_array()) {
           for (const auto& poly : seg) ann.polygons.push_back(poly.get<std::vector<double>>());
-          for (const auto& poly : ann.polygons)
-            if (poly.size() % 2 != 0) throw Error("polygon has an odd number of coordinates");
+          check_polygons(ann.polygons);
         } else if (!seg.is_null()) {
           throw Error("\"segmentation\" must be polygons or an RLE object");
         }

@@ -124,7 +124,7 @@ std::vector<Record> read_labels_csv(const fs::path& csv, const fs::path& image_d
     std::string id = (rel.parent_path() / rel.stem()).lexically_normal().string();
     auto [it, inserted] = seen.emplace(id, line_no);
     if (!inserted)
-      throw InputError(csv, line_no, "duplicate id '" + id + "' (first on line " + std::to_string(it->second) + ")");
+      throw InputError(csv, line_no, "duplicate id " + quote_id(id) + " (first on line " + std::to_string(it->second) + ")");
     Record r;
     r["id"] = id;
     r["image"] = image.string();

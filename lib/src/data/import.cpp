@@ -15,7 +15,7 @@ Manifest in_memory_manifest(std::vector<Record> records, const fs::path& source,
                    [](const Record& a, const Record& b) { return record_id(a) < record_id(b); });
   for (std::size_t i = 1; i < records.size(); ++i)
     if (record_id(records[i]) == record_id(records[i - 1]))
-      throw InputError(source, "duplicate id '" + record_id(records[i]) + "'");
+      throw InputError(source, "duplicate id " + quote_id(record_id(records[i])));
   Manifest m;
   m.path = source;
   m.dir = fs::absolute(source).parent_path();

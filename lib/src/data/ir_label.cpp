@@ -17,10 +17,10 @@ cv::Mat read_ir_label(const Record& r, const std::string& field, const fs::path&
                       cv::Size image_size, const std::vector<int>* image_labels) {
   const fs::path file = record_path(r, field, manifest);
   const std::string& id = record_id(r);
-  if (!fs::exists(file)) throw InputError(file, "item '" + id + "': the " + field + " file does not exist");
+  if (!fs::exists(file)) throw InputError(file, "item " + quote_id(id) + ": the " + field + " file does not exist");
   Mask mask = read_mask(file);
   if (mask.width != image_size.width || mask.height != image_size.height)
-    throw InputError(file, "item '" + id + "': " + field + " is " + std::to_string(mask.width) + "x" +
+    throw InputError(file, "item " + quote_id(id) + ": " + field + " is " + std::to_string(mask.width) + "x" +
                                std::to_string(mask.height) + " but the image is " + std::to_string(image_size.width) +
                                "x" + std::to_string(image_size.height));
   // allowed[v]: 0 and 255 always; a class id when it is in range (and, with
@@ -39,11 +39,11 @@ cv::Mat read_ir_label(const Record& r, const std::string& field, const fs::path&
     const std::string where = " at (x=" + std::to_string(i % std::size_t(mask.width)) +
                               ", y=" + std::to_string(i / std::size_t(mask.width)) + ")";
     if (v > num_foreground || !image_labels)
-      throw InputError(file, "item '" + id + "': label " + std::to_string(v) + where + " is outside 0.." +
+      throw InputError(file, "item " + quote_id(id) + ": label " + std::to_string(v) + where + " is outside 0.." +
                                  std::to_string(num_foreground) + " and not 255 (unsure)");
     std::string labels;
     for (int c : *image_labels) labels += (labels.empty() ? "" : ",") + std::to_string(c);
-    throw InputError(file, "item '" + id + "': label " + std::to_string(v) + where +
+    throw InputError(file, "item " + quote_id(id) + ": label " + std::to_string(v) + where +
                                " is not among the image's labels [" + labels + "]");
   }
   return cv::Mat(mask.height, mask.width, CV_8UC1, mask.data.data()).clone();

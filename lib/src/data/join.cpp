@@ -36,12 +36,12 @@ JoinResult join_manifests(const Manifest& a, const Manifest& b, const std::vecto
     auto it = by_id.find(id);
     std::string problem;
     if (it == by_id.end()) {
-      problem = "item '" + id + "' of " + a.path.string() + " is not in this manifest";
+      problem = "item " + quote_id(id) + " of " + a.path.string() + " is not in this manifest";
     } else {
       ++matched_b;
       for (const auto& f : take)
         if (!it->second->contains(f.from)) {
-          problem = "item '" + id + "' has no \"" + f.from + "\" field";
+          problem = "item " + quote_id(id) + " has no \"" + f.from + "\" field";
           break;
         }
     }
@@ -58,7 +58,7 @@ JoinResult join_manifests(const Manifest& a, const Manifest& b, const std::vecto
     Record out = ra;
     for (const auto& f : take) {
       if (out.contains(f.to))
-        throw InputError(a.path, "item '" + id + "' already has a \"" + f.to + "\" field; take it as " + f.from +
+        throw InputError(a.path, "item " + quote_id(id) + " already has a \"" + f.to + "\" field; take it as " + f.from +
                                      ":NEWNAME");
       out[f.to] = (*it->second)[f.from];
     }

@@ -14,6 +14,7 @@
 #include "wsss/stage/stage.hpp"
 #include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
+#include "wsss/io/lock.hpp"
 #include "wsss/io/manifest.hpp"
 #include "wsss/io/meta.hpp"
 
@@ -106,7 +107,7 @@ Merged merge_inputs(const std::vector<Input>& inputs, const MergeOptions& o) {
     for (Record& r : m.records) {
       auto [it, inserted] = owner.emplace(record_id(r), k);
       if (!inserted)
-        throw InputError(in.manifest, "duplicate id '" + record_id(r) + "' (also in " +
+        throw InputError(in.manifest, "duplicate id " + quote_id(record_id(r)) + " (also in " +
                                           inputs[it->second].manifest.string() + ")");
       merged.records.push_back(std::move(r));
     }
@@ -146,6 +147,9 @@ Merged merge_inputs(const std::vector<Input>& inputs, const MergeOptions& o) {
 MergeSummary merge_stage_dir(const fs::path& out_dir, const MergeOptions& o) {
   std::error_code ec;
   if (!fs::is_directory(out_dir, ec)) throw InputError(out_dir, "not a directory");
+  // Shards still running hold OUT_DIR's lock shared: refused, naming them,
+  // rather than a merge of whatever happens to be finished.
+  OutputLock lock(out_dir, "", o.provenance.program.empty() ? "wsss-data" : o.provenance.program);
   std::vector<Input> inputs;
   for (const auto& entry : fs::directory_iterator(out_dir)) {
     std::string stem;

@@ -50,6 +50,9 @@ std::vector<ObjectName> object_names(const std::string& xml, const fs::path& fil
   // keeps the importer free of an XML library.
   std::vector<ObjectName> names;
   std::vector<std::string> stack;
+  // Per open <object>: its line and whether it had a <name> (one without is
+  // an object of no class: an error, not an object silently left out).
+  std::vector<std::pair<long, bool>> objects;
   std::string text;
   long line = 1, name_line = 0;
   std::size_t i = 0;
@@ -94,6 +97,11 @@ std::vector<ObjectName> object_names(const std::string& xml, const fs::path& fil
       if (in_object_name()) {
         names.push_back({trim(decode_entities(text)), name_line});
         text.clear();
+        if (!objects.empty()) objects.back().second = true;
+      }
+      if (closing == "object" && !objects.empty()) {
+        if (!objects.back().second) throw InputError(file, objects.back().first, "object without a <name>");
+        objects.pop_back();
       }
       stack.pop_back();
       continue;
@@ -103,10 +111,15 @@ std::vector<ObjectName> object_names(const std::string& xml, const fs::path& fil
     std::string element = tag.substr(0, tag.find_first_of(" \t\r\n"));
     if (element.empty()) throw InputError(file, tag_line, "malformed XML: empty tag");
     if (self_closing) {
-      if (element == "name" && !stack.empty() && stack.back() == "object") names.push_back({"", tag_line});
+      if (element == "name" && !stack.empty() && stack.back() == "object") {
+        names.push_back({"", tag_line});
+        if (!objects.empty()) objects.back().second = true;
+      }
+      if (element == "object") throw InputError(file, tag_line, "object without a <name>");
       continue;
     }
     stack.push_back(element);
+    if (element == "object") objects.emplace_back(tag_line, false);
     if (in_object_name()) {
       text.clear();
       name_line = tag_line;
@@ -162,7 +175,7 @@ std::vector<std::string> read_split_list(const fs::path& list_file) {
     if (id.empty()) throw InputError(list_file, line_no, "no image id in '" + trim(line) + "'");
     auto [it, inserted] = seen.emplace(id, line_no);
     if (!inserted)
-      throw InputError(list_file, line_no, "duplicate id '" + id + "' (first on line " + std::to_string(it->second) + ")");
+      throw InputError(list_file, line_no, "duplicate id " + quote_id(id) + " (first on line " + std::to_string(it->second) + ")");
     ids.push_back(id);
   }
   return ids;
@@ -222,14 +235,14 @@ StageSummary import_voc(const VocImportOptions& o, const StageOptions& stage) {
     Record process(const Record& input, std::uint64_t) override {
       const std::string& id = record_id(input);
       fs::path image = input.at("image").get<std::string>();
-      require_file(image, "image", "item '" + id + "'");
+      require_file(image, "image", "item " + quote_id(id));
       fs::path gt = gt_dir_ / (id + ".png");
       std::error_code ec;
       bool has_mask = have_gt_ && fs::is_regular_file(gt, ec);
       Record added;
       if (from_xml_) {
         fs::path xml = root_ / "Annotations" / (id + ".xml");
-        require_file(xml, "annotation", "item '" + id + "'");
+        require_file(xml, "annotation", "item " + quote_id(id));
         added["labels"] = labels_from_xml(xml, vocabulary_);
       } else {
         if (!has_mask) throw InputError(gt, "GT mask not found (needed by --labels-from mask)");

@@ -1,5 +1,6 @@
 #include "wsss/eval/miou.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <exception>
@@ -9,6 +10,7 @@
 #include <set>
 
 #include "wsss/core/error.hpp"
+#include "wsss/core/hash.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/core/parallel.hpp"
 #include "wsss/core/progress.hpp"
@@ -26,7 +28,7 @@ std::optional<fs::path> field_path(const Record& record, const std::string& fiel
   auto it = record.find(field);
   if (it == record.end() || it->is_null()) return std::nullopt;
   if (!it->is_string() || it->get_ref<const std::string&>().empty())
-    throw InputError(manifest.path, "item '" + record_id(record) + "': field \"" + field + "\" must be a path string");
+    throw InputError(manifest.path, "item " + quote_id(record_id(record)) + ": field \"" + field + "\" must be a path string");
   fs::path p = it->get<std::string>();
   if (p.is_relative()) p = manifest.dir / p;
   return p;
@@ -119,10 +121,16 @@ MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary,
 
   const int k = vocabulary.size();
   const int ignore = vocabulary.ignore;
-  auto [begin, end] = options.shard.range(manifest.records.size());
+  // Plain variables: a lambda below uses begin, and C++17 lambdas cannot capture structured bindings (clang).
+  const auto range = options.shard.range(manifest.records.size());
+  const std::size_t begin = range.first, end = range.second;
   if (options.shard.sharded())
     log::info("shard ", options.shard.str(), ": items ", begin + 1, "..", end, " of ", manifest.records.size());
   const std::size_t n = end - begin;
+  std::uint64_t items_hash = 0;
+  for (std::size_t i = begin; i < end; ++i) items_hash += fnv1a64(record_id(manifest.records[i]));
+  result.source = {{"manifest_hash", manifest.content_hash}, {"items", n}, {"items_hash", hex64(items_hash)},
+                   {"parts", {hex64(items_hash)}}};
   const int workers = std::max(1, std::min<int>(options.threads, int(std::max<std::size_t>(n, 1))));
   const bool sweep = !options.sweep.empty();
   std::vector<Confusion> confusion(std::size_t(workers), Confusion{k});
@@ -140,14 +148,14 @@ MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary,
     const Record& rec = manifest.records[begin + i];
     const std::string& id = record_id(rec);
     auto gt_file = field_path(rec, options.gt_field, manifest);
-    if (!gt_file) throw InputError(manifest.path, "item '" + id + "': no \"" + options.gt_field + "\" (GT) field");
+    if (!gt_file) throw InputError(manifest.path, "item " + quote_id(id) + ": no \"" + options.gt_field + "\" (GT) field");
     auto pred_file = field_path(rec, options.pred_field, manifest);
     if (!pred_file || !fs::exists(*pred_file)) {
       if (options.missing == MissingPrediction::Strict) {
         if (!pred_file)
-          throw InputError(manifest.path, "item '" + id + "': no \"" + options.pred_field +
+          throw InputError(manifest.path, "item " + quote_id(id) + ": no \"" + options.pred_field +
                                               "\" field (see --missing)");
-        throw InputError(manifest.path, "item '" + id + "': prediction " + pred_file->string() +
+        throw InputError(manifest.path, "item " + quote_id(id) + ": prediction " + pred_file->string() +
                                             " does not exist (see --missing)");
       }
       if (options.missing == MissingPrediction::Skip) {
@@ -166,7 +174,7 @@ MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary,
     if (pred_file->extension() == ".npy") {
       std::vector<int> classes = score_map_classes(rec, options.pred_field, manifest.path);
       ScoreMap map = read_npy(*pred_file);
-      check_score_map(map, classes, k, gt.width, gt.height, *pred_file, "the GT mask");
+      check_score_map(map, classes, k, gt.width, gt.height, *pred_file, "the GT mask " + gt_file->string());
       if (options.drop_bg_channel) drop_background_channel(map, classes);
       if (sweep && has_background_channel(classes))
         throw InputError(*pred_file, "score map has a background channel (class 0): evaluate it without --bg-sweep, or "
@@ -266,6 +274,7 @@ nlohmann::ordered_json miou_to_json(const MiouResult& r) {
   j["ignore"] = r.ignore;
   j["settings"] = r.settings;
   j["shard"] = r.shard;
+  if (!r.source.is_null()) j["source"] = r.source;
   j["images"] = {{"evaluated", r.evaluated}, {"skipped", r.skipped}, {"empty", r.empty}};
   const std::size_t best = r.best();
   if (r.is_sweep()) j["threshold"] = r.thresholds[best];
@@ -330,6 +339,14 @@ MiouResult miou_from_json(const nlohmann::ordered_json& j, const fs::path& file)
     r.ignore = j.at("ignore").get<int>();
     r.settings = j.at("settings");
     r.shard = j.at("shard").get<std::string>();
+    if (j.contains("source")) {
+      const auto& s = j["source"];
+      bool ok = s.is_object() && s.contains("items") && s["items"].is_number_unsigned() && s.contains("items_hash") &&
+                s["items_hash"].is_string() && s.contains("parts") && s["parts"].is_array();
+      for (std::size_t i = 0; ok && i < s["parts"].size(); ++i) ok = s["parts"][i].is_string();
+      if (!ok) throw InputError(file, "bad wsss-miou result: \"source\" needs items, items_hash and parts");
+      r.source = s;
+    }
     const auto& images = j.at("images");
     r.evaluated = images.at("evaluated").get<std::size_t>();
     r.skipped = images.at("skipped").get<std::size_t>();
@@ -355,7 +372,7 @@ MiouResult read_miou_json(const fs::path& file) {
   nlohmann::ordered_json j;
   try {
     j = nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
   return miou_from_json(j, file);
@@ -365,6 +382,8 @@ MiouResult merge_miou(const std::vector<MiouResult>& parts, const std::vector<fs
   if (parts.empty()) throw UsageError("--merge needs at least one result file");
   MiouResult out = parts[0];
   std::map<int, std::size_t> seen;  // shard index -> input
+  std::map<std::string, std::size_t> seen_parts;  // items_hash of a merged result -> input
+  bool sources = true;
   int shard_count = 0;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const MiouResult& p = parts[i];
@@ -384,6 +403,25 @@ MiouResult merge_miou(const std::vector<MiouResult>& parts, const std::vector<fs
       auto [it, fresh] = seen.emplace(s.index, i);
       if (!fresh) throw InputError(file, "shard " + p.shard + " was already given in " + files[it->second].string());
     }
+    // The same images twice (the same file given twice, a merged result and
+    // one of its parts, two runs on one manifest) would be counted twice.
+    if (p.source.is_null()) {
+      sources = false;
+    } else {
+      if (s.count > 1 && !parts[0].source.is_null() &&
+          p.source.value("manifest_hash", std::string()) != parts[0].source.value("manifest_hash", std::string()))
+        throw InputError(file, "shard " + p.shard + " is of another manifest (hash " +
+                                   p.source.value("manifest_hash", std::string("?")) + ") than " + files[0].string() +
+                                   "'s (hash " + parts[0].source.value("manifest_hash", std::string("?")) + ")");
+      if (p.source["items"].get<std::size_t>() > 0)
+        for (const auto& part : p.source["parts"]) {
+          auto [it, fresh] = seen_parts.emplace(part.get<std::string>(), i);
+          if (!fresh)
+            throw InputError(file, "holds a result over the same " + std::to_string(p.source["items"].get<std::size_t>()) +
+                                       " item(s) as " + files[it->second].string() + " (items hash " +
+                                       part.get<std::string>() + "): merging would count them twice");
+        }
+    }
     if (i == 0) continue;
     out.evaluated += p.evaluated;
     out.skipped += p.skipped;
@@ -397,6 +435,26 @@ MiouResult merge_miou(const std::vector<MiouResult>& parts, const std::vector<fs
     if (!missing.empty()) throw UsageError("--merge: missing shard(s) " + missing);
   }
   out.shard = "1/1";
+  out.source = nlohmann::ordered_json();
+  if (sources) {
+    // A complete set of shards is the unsharded run over its manifest; results
+    // of different manifests keep the list of what they hold.
+    std::uint64_t sum = 0;
+    std::size_t items = 0;
+    std::vector<std::string> all_parts;
+    for (const MiouResult& p : parts) {
+      sum += std::stoull(p.source["items_hash"].get<std::string>(), nullptr, 16);
+      items += p.source["items"].get<std::size_t>();
+      for (const auto& part : p.source["parts"]) all_parts.push_back(part.get<std::string>());
+    }
+    std::sort(all_parts.begin(), all_parts.end());
+    if (shard_count > 1) {
+      out.source = {{"manifest_hash", parts[0].source.value("manifest_hash", std::string())}, {"items", items},
+                    {"items_hash", hex64(sum)}, {"parts", {hex64(sum)}}};
+    } else {
+      out.source = {{"items", items}, {"items_hash", hex64(sum)}, {"parts", all_parts}};
+    }
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "wsss/io/image.hpp"
 
 // libjpeg's headers need FILE and size_t declared first.
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <jerror.h>
@@ -90,7 +91,8 @@ cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file) {
     if (!damage.empty()) throw InputError(file, "corrupt or truncated JPEG: " + damage);
   }
   cv::Mat raw(1, int(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
-  cv::Mat bgr = cv::imdecode(raw, cv::IMREAD_COLOR);
+  // As stored, like PIL's Image.open and pycocotools: see image.hpp.
+  cv::Mat bgr = cv::imdecode(raw, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   if (bgr.empty()) throw InputError(file, "corrupt or unsupported image");
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
@@ -99,13 +101,62 @@ cv::Mat decode_image_rgb(const std::string& bytes, const fs::path& file) {
 
 cv::Mat read_image_rgb(const fs::path& file) { return decode_image_rgb(read_file(file), file); }
 
-void write_image_rgb(const fs::path& file, const cv::Mat& rgb) {
+int exif_orientation(const std::string& bytes) {
+  if (!is_jpeg(bytes)) return 0;
+  auto u8 = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+  // Markers up to the first scan; APP1 "Exif\0\0" holds a TIFF structure.
+  for (std::size_t p = 2; p + 4 <= bytes.size();) {
+    if (u8(p) != 0xFF) return 0;
+    const int marker = u8(p + 1);
+    if (marker == 0xDA || marker == 0xD9) return 0;
+    const std::size_t len = std::size_t(u8(p + 2)) << 8 | u8(p + 3);
+    if (len < 2 || p + 2 + len > bytes.size()) return 0;
+    if (marker == 0xE1 && len >= 8 + 8 && bytes.compare(p + 4, 6, std::string("Exif\0\0", 6)) == 0) {
+      const std::size_t tiff = p + 10, end = p + 2 + len;
+      const bool little = bytes.compare(tiff, 2, "II") == 0;
+      if (!little && bytes.compare(tiff, 2, "MM") != 0) return 0;
+      auto rd = [&](std::size_t at, int n) -> std::uint32_t {
+        std::uint32_t v = 0;
+        for (int k = 0; k < n; ++k) v |= std::uint32_t(u8(at + std::size_t(little ? k : n - 1 - k))) << (8 * k);
+        return v;
+      };
+      const std::size_t ifd = tiff + rd(tiff + 4, 4);
+      if (ifd + 2 > end) return 0;
+      const std::size_t entries = rd(ifd, 2);
+      for (std::size_t e = 0; e < entries && ifd + 2 + 12 * (e + 1) <= end; ++e) {
+        const std::size_t at = ifd + 2 + 12 * e;
+        if (rd(at, 2) == 0x0112) {  // Orientation, SHORT
+          const std::uint32_t v = rd(at + 8, 2);
+          return v >= 1 && v <= 8 ? int(v) : 0;
+        }
+      }
+      return 0;
+    }
+    p += 2 + len;
+  }
+  return 0;
+}
+
+std::string encode_image_rgb(const cv::Mat& rgb, const std::string& ext, int quality) {
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   std::vector<uchar> buf;
+  std::vector<int> params;
+  if (quality >= 0 && (ext == ".jpg" || ext == ".jpeg")) params = {cv::IMWRITE_JPEG_QUALITY, quality};
+  if (quality >= 0 && ext == ".png") params = {cv::IMWRITE_PNG_COMPRESSION, std::min(quality, 9)};
+  if (!cv::imencode(ext, bgr, buf, params)) throw Error("cannot encode an image as " + ext);
+  return std::string(reinterpret_cast<const char*>(buf.data()), buf.size());
+}
+
+void write_image_rgb(const fs::path& file, const cv::Mat& rgb, int png_compression) {
   std::string ext = file.extension().string();
-  if (!cv::imencode(ext.empty() ? ".png" : ext, bgr, buf)) throw Error(file.string() + ": cannot encode image");
-  write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  std::string bytes;
+  try {
+    bytes = encode_image_rgb(rgb, ext.empty() ? ".png" : ext, ext == ".png" ? png_compression : -1);
+  } catch (const Error&) {
+    throw Error(file.string() + ": cannot encode image");
+  }
+  write_file_atomic(file, bytes);
 }
 
 }  // namespace wsss

@@ -17,7 +17,7 @@ bool is_path_field(const std::string& field) {
   // One list for the whole toolkit (docs/formats.md): stages that add a file
   // field register its name here so that it is rebased when records move.
   static const std::set<std::string> fields = {
-      "image", "mask", "cam", "cam_lowres", "pseudo", "pred", "refined", "ir_label", "edge", "sam_masks", "preview",
+      "image", "mask", "cam", "cam_lowres", "pseudo", "pred", "refined", "ir_label", "edge", "sam_masks", "preview", "viz",
       "saliency"};
   return fields.count(field) > 0;
 }
@@ -36,6 +36,10 @@ static void absolutise_paths(Record& record, const fs::path& dir, const fs::path
   }
 }
 
+std::string_view without_bom(std::string_view text) {
+  return text.substr(0, 3) == "\xEF\xBB\xBF" ? text.substr(3) : text;
+}
+
 Manifest parse_manifest(const std::string& text, const fs::path& name, const fs::path& dir,
                         const ManifestReadOptions& options) {
   Manifest m;
@@ -43,7 +47,7 @@ Manifest parse_manifest(const std::string& text, const fs::path& name, const fs:
   m.dir = fs::absolute(dir).lexically_normal();  // records hold absolute paths, whatever the caller passed
   m.content_hash = hex64(fnv1a64(text));
   std::unordered_map<std::string, long> first_line;
-  std::istringstream in(text);
+  std::istringstream in{std::string(without_bom(text))};
   std::string line;
   long line_no = 0;
   while (std::getline(in, line)) {
@@ -53,7 +57,7 @@ Manifest parse_manifest(const std::string& text, const fs::path& name, const fs:
     Record record;
     try {
       record = Record::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       std::string what = e.what();
       auto pos = what.find("syntax error");
       throw InputError(name, line_no, "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
@@ -65,7 +69,7 @@ Manifest parse_manifest(const std::string& text, const fs::path& name, const fs:
     const std::string& sid = id->get_ref<const std::string&>();
     auto [pos, inserted] = first_line.emplace(sid, line_no);
     if (!inserted)
-      throw InputError(name, line_no, "duplicate id '" + sid + "' (first on line " + std::to_string(pos->second) + ")");
+      throw InputError(name, line_no, "duplicate id " + quote_id(sid) + " (first on line " + std::to_string(pos->second) + ")");
     absolutise_paths(record, m.dir, name, line_no);
     m.records.push_back(std::move(record));
   }
@@ -91,7 +95,7 @@ Manifest read_manifest(const std::string& path, const ManifestReadOptions& optio
 fs::path record_path(const Record& record, const std::string& field, const fs::path& manifest) {
   auto it = record.find(field);
   if (it == record.end() || !it->is_string())
-    throw InputError(manifest, "item '" + record_id(record) + "': no \"" + field + "\" field");
+    throw InputError(manifest, "item " + quote_id(record_id(record)) + ": no \"" + field + "\" field");
   return fs::path(it->get<std::string>());
 }
 
@@ -135,13 +139,13 @@ std::vector<int> record_labels(const Record& record, int num_foreground, const f
   auto it = record.find("labels");
   if (it == record.end()) return labels;
   const std::string& id = record_id(record);
-  if (!it->is_array()) throw InputError(manifest, "item '" + id + "': \"labels\" must be an array of class ids");
+  if (!it->is_array()) throw InputError(manifest, "item " + quote_id(id) + ": \"labels\" must be an array of class ids");
   for (const auto& v : *it) {
     if (!v.is_number_integer())
-      throw InputError(manifest, "item '" + id + "': label " + v.dump() + " is not an integer class id");
+      throw InputError(manifest, "item " + quote_id(id) + ": label " + v.dump() + " is not an integer class id");
     int c = v.get<int>();
     if (c < 1 || c > num_foreground)
-      throw InputError(manifest, "item '" + id + "': label " + std::to_string(c) + " outside 1.." +
+      throw InputError(manifest, "item " + quote_id(id) + ": label " + std::to_string(c) + " outside 1.." +
                                      std::to_string(num_foreground));
     labels.push_back(c);
   }

@@ -107,53 +107,79 @@ void write_npy(const fs::path& file, const float* data, const std::vector<std::i
 
 ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
   std::string bytes = read_file(file);
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw InputError(file, "not a .npy file");
+  // Every message names the byte offset of what is wrong: headers written by
+  // other tools (or cut short by a full disk) are the usual suspects.
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    throw InputError(file, bytes.size() < 6 ? "not a .npy file (" + std::to_string(bytes.size()) + " bytes)"
+                                            : "not a .npy file (no \\x93NUMPY magic at offset 0)");
   int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_len, offset;
   if (major == 1) {
     header_len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
     offset = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw InputError(file, "truncated .npy header");
+    if (bytes.size() < 12) throw InputError(file, "truncated .npy header (" + std::to_string(bytes.size()) + " bytes)");
     header_len = 0;
     for (int i = 3; i >= 0; --i) header_len = header_len << 8 | static_cast<unsigned char>(bytes[8 + i]);
     offset = 12;
   } else {
-    throw InputError(file, "unsupported .npy version " + std::to_string(major));
+    throw InputError(file, "unsupported .npy version " + std::to_string(major) + " (offset 6)");
   }
-  if (offset + header_len > bytes.size()) throw InputError(file, "truncated .npy header");
+  if (header_len > bytes.size() - offset)
+    throw InputError(file, "truncated .npy header: " + std::to_string(header_len) + " header bytes from offset " +
+                               std::to_string(offset) + ", the file has " + std::to_string(bytes.size()) + " bytes");
   std::string header = bytes.substr(offset, header_len);
+  auto bad_header = [&](const std::string& why) {
+    return InputError(file, "bad .npy header at offset " + std::to_string(offset) + ": " + why);
+  };
   std::smatch m;
   static const std::regex descr_re("'descr':\\s*'([^']*)'");
   static const std::regex fortran_re("'fortran_order':\\s*(True|False)");
   static const std::regex shape_re("'shape':\\s*\\(([^)]*)\\)");
-  if (!std::regex_search(header, m, descr_re)) throw InputError(file, "bad .npy header (no descr)");
+  if (!std::regex_search(header, m, descr_re)) throw bad_header("no 'descr'");
   std::string descr = m[1];
   if (descr != "<f4" && descr != "<f2")
-    throw InputError(file, "score maps must be float32 or float16 (little-endian), not " + descr);
-  if (!std::regex_search(header, m, fortran_re) || m[1] == "True")
-    throw InputError(file, "score maps must be C-ordered");
-  if (!std::regex_search(header, m, shape_re)) throw InputError(file, "bad .npy header (no shape)");
+    throw InputError(file, "score maps must be float32 or float16 (little-endian, '<f4' or '<f2'), not '" +
+                               clip_message(descr, 40) + "'");
+  if (!std::regex_search(header, m, fortran_re)) throw bad_header("no 'fortran_order'");
+  if (m[1] == "True") throw InputError(file, "score maps must be C-ordered, not Fortran-ordered (fortran_order: True)");
+  if (!std::regex_search(header, m, shape_re)) throw bad_header("no 'shape'");
   ScoreMap map;
-  std::string dims = m[1];
+  const std::string dims = m[1];
+  const std::string shape_text = "(" + clip_message(dims, 80) + ")";
   std::size_t count = 1;
   for (std::size_t pos = 0; pos < dims.size();) {
     std::size_t comma = dims.find(',', pos);
     std::string tok = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (tok.find_first_not_of(" ") != std::string::npos) {
-      map.shape.push_back(std::stoll(tok));
-      count *= std::size_t(map.shape.back());
+    const std::size_t b = tok.find_first_not_of(' '), e = tok.find_last_not_of(' ');
+    if (b != std::string::npos) {
+      tok = tok.substr(b, e - b + 1);
+      if (tok.size() > 18 || tok.find_first_not_of("0123456789") != std::string::npos)
+        throw bad_header("shape " + shape_text + ": '" + clip_message(tok, 20) + "' is not a size");
+      const std::int64_t d = std::stoll(tok);
+      map.shape.push_back(d);
+      if (__builtin_mul_overflow(count, std::size_t(d), &count)) throw bad_header("shape " + shape_text + " overflows");
     }
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  if (map.shape.size() != 3) throw InputError(file, "score map must have shape [k, H, W]");
-  std::size_t elem = descr == "<f4" ? 4 : 2;
-  std::size_t data_offset = offset + header_len;
-  if (bytes.size() - data_offset < count * elem) throw InputError(file, "truncated .npy data");
+  if (map.shape.size() != 3)
+    throw InputError(file, "score map must have shape [k, H, W], not " + shape_text + " (" +
+                               std::to_string(map.shape.size()) + " dimensions)");
+  for (std::int64_t d : map.shape)
+    if (d > std::numeric_limits<int>::max()) throw bad_header("shape " + shape_text + " is out of range");
+  const std::size_t elem = descr == "<f4" ? 4 : 2;
+  const std::size_t data_offset = offset + header_len;
+  std::size_t need = 0;
+  if (__builtin_mul_overflow(count, elem, &need) || bytes.size() - data_offset < need)
+    throw InputError(file, "truncated .npy data: shape " + shape_text + " needs " + std::to_string(need) +
+                               " bytes from offset " + std::to_string(data_offset) + ", the file has " +
+                               std::to_string(bytes.size() - data_offset));
   map.data.resize(count);
   const char* src = bytes.data() + data_offset;
-  if (elem == 4) {
+  if (count == 0) {
+    // An empty map (k = 0): nothing to copy, and memcpy from data() == nullptr is undefined (found by fuzzing).
+  } else if (elem == 4) {
     std::memcpy(map.data.data(), src, count * 4);
   } else {
     for (std::size_t i = 0; i < count; ++i) {
@@ -164,7 +190,9 @@ ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
   }
   if (!allow_non_finite) {
     for (std::size_t i = 0; i < count; ++i)
-      if (!std::isfinite(map.data[i])) throw InputError(file, "score map holds NaN or Inf");
+      if (!std::isfinite(map.data[i]))
+        throw InputError(file, "score map holds NaN or Inf (value " + std::to_string(i) + ", at offset " +
+                                   std::to_string(data_offset + i * elem) + ")");
   }
   return map;
 }

@@ -129,14 +129,23 @@ void write_mask(const fs::path& file, const Mask& mask, const Palette& palette) 
 }
 
 std::pair<int, int> image_size(const fs::path& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw InputError(file, "is a directory, not a file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file, "cannot open");
   unsigned char head[32] = {};
   in.read(reinterpret_cast<char*>(head), sizeof head);
   static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (in.gcount() >= 24 && std::memcmp(head, png_sig, 8) == 0) {
-    auto be32 = [&](int o) { return int(head[o]) << 24 | int(head[o + 1]) << 16 | int(head[o + 2]) << 8 | int(head[o + 3]); };
-    return {be32(16), be32(20)};
+    auto be32 = [&](int o) {
+      return std::uint32_t(head[o]) << 24 | std::uint32_t(head[o + 1]) << 16 | std::uint32_t(head[o + 2]) << 8 |
+             std::uint32_t(head[o + 3]);
+    };
+    // PNG allows 1..2^31-1 (found by fuzzing: a corrupt header gave a negative size).
+    const std::uint32_t w = be32(16), h = be32(20);
+    if (w == 0 || h == 0 || w > 0x7fffffffu || h > 0x7fffffffu)
+      throw InputError(file, "corrupt PNG header: size " + std::to_string(w) + "x" + std::to_string(h));
+    return {int(w), int(h)};
   }
   if (in.gcount() >= 2 && head[0] == 0xFF && head[1] == 0xD8) {
     // Walk JPEG segments to the first start-of-frame marker.
@@ -157,7 +166,9 @@ std::pair<int, int> image_size(const fs::path& file) {
       if (sof) {
         unsigned char f[5];
         if (!in.read(reinterpret_cast<char*>(f), 5)) break;
-        return {f[3] << 8 | f[4], f[1] << 8 | f[2]};
+        const int w = f[3] << 8 | f[4], h = f[1] << 8 | f[2];
+        if (w == 0 || h == 0) throw InputError(file, "corrupt JPEG: frame size " + std::to_string(w) + "x" + std::to_string(h));
+        return {w, h};
       }
       in.seekg(seglen - 2, std::ios::cur);
     }

@@ -113,6 +113,8 @@ File File::parse(std::string bytes, const fs::path& path) {
 }
 
 File File::read_header(const fs::path& path) {
+  std::error_code dir_ec;
+  if (fs::is_directory(path, dir_ec)) throw InputError(path, "is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
   std::error_code ec;
@@ -152,7 +154,7 @@ void File::parse_header(const char* json_begin, std::uint64_t header_len, std::u
       if (!v.is_object()) throw InputError(path, "safetensors __metadata__ is not a JSON object");
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string())
-          throw InputError(path, "safetensors __metadata__ entry '" + m.key() + "' is not a string");
+          throw InputError(path, "safetensors __metadata__ entry " + quote_id(m.key()) + " is not a string");
         f.metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -310,11 +312,13 @@ void write(const fs::path& path, std::vector<TensorView> tensors, const Metadata
   AtomicFile file(path);
   {
     std::ofstream out(file.temporary(), std::ios::binary);
-    if (!out) throw Error(path.string() + ": cannot write");
+    if (!out) throw_write_error(path, "cannot write", errno);
     out.write(header.data(), std::streamsize(header.size()));
     for (const auto& t : tensors) out.write(static_cast<const char*>(t.data), std::streamsize(view_bytes(t)));
     out.flush();
-    if (!out) throw Error(path.string() + ": write failed");
+    if (!out) throw_write_error(path, "write failed", errno);
+    out.close();
+    if (!out) throw_write_error(path, "write failed", errno);
   }
   file.commit();
 }

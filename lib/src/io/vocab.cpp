@@ -45,7 +45,8 @@ namespace {
 // What every vocabulary must satisfy, however it was written.
 Vocabulary checked(Vocabulary v, const fs::path& file) {
   if (v.classes.size() < 2 || v.classes.size() > 255)
-    throw InputError(file, "vocabulary needs background plus 1..254 classes");
+    throw InputError(file, "vocabulary needs background plus 1..254 classes, not " + std::to_string(v.classes.size()) +
+                               " names (masks are 8-bit and 255 is the ignore id)");
   if (v.ignore < v.size() || v.ignore > 255) throw InputError(file, "ignore id must be >= the number of classes and <= 255");
   // A name is how users, prompts and reports address a class: it must name one id.
   std::unordered_map<std::string, int> first_id;
@@ -53,8 +54,8 @@ Vocabulary checked(Vocabulary v, const fs::path& file) {
     if (v.classes[id].empty()) throw InputError(file, "class " + std::to_string(id) + " has an empty name");
     auto [it, inserted] = first_id.emplace(v.classes[id], id);
     if (!inserted)
-      throw InputError(file, "class name '" + v.classes[id] + "' appears twice (ids " + std::to_string(it->second) +
-                                 " and " + std::to_string(id) + ")");
+      throw InputError(file, "class name " + quote_id(v.classes[id]) + " appears twice (ids " +
+                                 std::to_string(it->second) + " and " + std::to_string(id) + ")");
   }
   return v;
 }
@@ -93,7 +94,7 @@ Vocabulary Vocabulary::load(const fs::path& file) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
   Vocabulary v;
@@ -101,12 +102,34 @@ Vocabulary Vocabulary::load(const fs::path& file) {
     if (j.value("format", "") != "wsss-classes") throw InputError(file, "not a wsss class vocabulary (format != wsss-classes)");
     if (j.value("version", 0) != 1) throw InputError(file, "unsupported vocabulary version");
     v.name = j.value("name", "");
-    v.classes = j.at("classes").get<std::vector<std::string>>();
+    if (!j.contains("classes") || !j["classes"].is_array()) throw InputError(file, "needs a \"classes\" list of names");
+    for (std::size_t i = 0; i < j["classes"].size(); ++i) {
+      if (!j["classes"][i].is_string())
+        throw InputError(file, "class " + std::to_string(i) + " is " + clip_message(j["classes"][i].dump(), 40) +
+                                   ", not a name");
+      v.classes.push_back(j["classes"][i].get<std::string>());
+    }
+    if (j.contains("ignore") && !j["ignore"].is_number_integer())
+      throw InputError(file, "\"ignore\" must be an integer class id, not " + clip_message(j["ignore"].dump(), 40));
     v.ignore = j.value("ignore", 255);
-    if (j.contains("palette") && j["palette"].is_array()) {
+    // "voc" (or no palette) is VOC's colour map; a list gives [r, g, b] per id
+    // from 0, the ids it leaves out keeping VOC's colours.
+    if (j.contains("palette")) {
       const auto& pal = j["palette"];
-      for (std::size_t i = 0; i < pal.size() && i < 256; ++i)
-        for (int c = 0; c < 3; ++c) v.palette[i][c] = pal[i].at(c).get<std::uint8_t>();
+      if (pal.is_array()) {
+        if (pal.size() > 256) throw InputError(file, "palette has " + std::to_string(pal.size()) + " entries, at most 256");
+        for (std::size_t i = 0; i < pal.size(); ++i) {
+          const auto& e = pal[i];
+          bool ok = e.is_array() && e.size() == 3;
+          for (std::size_t c = 0; ok && c < 3; ++c) ok = e[c].is_number_unsigned() && e[c].get<unsigned>() <= 255;
+          if (!ok)
+            throw InputError(file, "palette entry " + std::to_string(i) + " is " + clip_message(e.dump(), 40) +
+                                       ", not [r, g, b] with integers 0..255");
+          for (int c = 0; c < 3; ++c) v.palette[i][std::size_t(c)] = e[std::size_t(c)].get<std::uint8_t>();
+        }
+      } else if (pal != "voc") {
+        throw InputError(file, "palette must be \"voc\" or a list of [r, g, b], not " + clip_message(pal.dump(), 40));
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(file, std::string("bad vocabulary: ") + e.what());

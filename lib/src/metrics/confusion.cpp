@@ -42,8 +42,8 @@ void Confusion::add(const Confusion& other) {
 void accumulate_masks(Confusion& c, const Mask& gt, const Mask& pred, PredIgnore pred_ignore, int ignore,
                       const fs::path& gt_file, const fs::path& pred_file) {
   if (gt.width != pred.width || gt.height != pred.height)
-    throw InputError(pred_file, "size " + size_text(pred.width, pred.height) + " differs from the GT's " +
-                                    size_text(gt.width, gt.height) + " (" + gt_file.string() + ")");
+    throw InputError(pred_file, "prediction is " + size_text(pred.width, pred.height) + " but the GT mask " +
+                                    gt_file.string() + " is " + size_text(gt.width, gt.height) + " (width x height)");
   const int k = c.k;
   const auto rows = gt_rows(k, ignore);
   // Column for each predicted value; lookup tables keep the pixel loop branch-light.

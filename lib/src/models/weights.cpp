@@ -5,6 +5,7 @@
 #include "wsss/io/atomic_file.hpp"
 #include "wsss/models/checkpoint.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <set>
 
@@ -230,14 +231,6 @@ ModelSpec read_backbone_spec(const fs::path& file) {
   }
 }
 
-void check_class_names(const fs::path& file, const std::vector<std::string>& names, const Vocabulary& vocab) {
-  const std::vector<std::string> want(vocab.classes.begin() + 1, vocab.classes.end());
-  if (names.size() != want.size())
-    throw InputError(file, "model has " + std::to_string(names.size()) + " classes but the data's vocabulary '" +
-                               vocab.name + "' has " + std::to_string(want.size()));
-  if (names != want) throw InputError(file, "model's class names differ from the data's vocabulary '" + vocab.name + "'");
-}
-
 ModelSpec init_backbone(const std::string& init, const std::string& arch, int width) {
   ModelSpec spec;
   spec.arch = arch;
@@ -257,12 +250,23 @@ ModelSpec init_backbone(const std::string& init, const std::string& arch, int wi
   return spec;
 }
 
-void save_resume_state(torch::optim::Optimizer& optimizer, std::int64_t progress, const fs::path& file) {
+void save_resume_state(torch::optim::Optimizer& optimizer, std::int64_t progress, const fs::path& file,
+                       const torch::nn::Module* net, const std::map<std::string, std::string>& metadata) {
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   archive.write("progress", torch::tensor(progress));
+  if (net) {
+    torch::serialize::OutputArchive weights;
+    net->save(weights);
+    archive.write("model", weights);
+    archive.write("metadata", c10::IValue(nlohmann::json(metadata).dump()));
+  }
   AtomicFile out(file);
-  archive.save_to(out.temporary().string());
+  try {
+    archive.save_to(out.temporary().string());
+  } catch (const c10::Error& e) {
+    throw_write_error(file, std::string("write failed (") + e.what_without_backtrace() + ")", errno);
+  }
   out.commit();
 }
 
@@ -279,13 +283,20 @@ std::int64_t load_resume_state(torch::optim::Optimizer& optimizer, const fs::pat
   }
 }
 
-void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current,
-                          const std::vector<std::string>& ignored) {
-  auto meta = read_weight_metadata(checkpoint);
+namespace {
+
+// The training options a checkpoint was written with: from the state file's
+// copy of the metadata when it has one, else from checkpoint.safetensors.
+nlohmann::json stored_training_options(const std::map<std::string, std::string>& meta, const fs::path& source) {
   auto stored = meta.find(kMetaTrainingOptions);
-  if (stored == meta.end()) throw InputError(checkpoint, "no training options in the metadata; cannot resume");
+  if (stored == meta.end()) throw InputError(source, "no training options in the metadata; cannot resume");
   nlohmann::json saved = nlohmann::json::parse(stored->second, nullptr, /*allow_exceptions=*/false);
-  if (!saved.is_object()) throw InputError(checkpoint, "malformed training options in the metadata");
+  if (!saved.is_object()) throw InputError(source, "malformed training options in the metadata");
+  return saved;
+}
+
+void compare_training_options(const nlohmann::json& saved, const fs::path& source, const nlohmann::json& current,
+                              const std::vector<std::string>& ignored) {
   std::string differences;
   for (const auto& item : current.items()) {
     const std::string& key = item.key();
@@ -296,8 +307,16 @@ void check_resume_options(const fs::path& checkpoint, const nlohmann::json& curr
                    " in the checkpoint";
   }
   if (!differences.empty())
-    throw Error(checkpoint.string() + ": --resume with other training options (" + differences +
+    throw Error(source.string() + ": --resume with other training options (" + differences +
                 "); resume with the same options or restart with --overwrite");
+}
+
+}  // namespace
+
+void check_resume_options(const fs::path& checkpoint, const nlohmann::json& current,
+                          const std::vector<std::string>& ignored) {
+  compare_training_options(stored_training_options(read_weight_metadata(checkpoint), checkpoint), checkpoint, current,
+                           ignored);
 }
 
 }  // namespace wsss::models
@@ -307,10 +326,48 @@ namespace wsss::models {
 std::int64_t resume_training(torch::nn::Module& net, const ModelSpec& spec, torch::optim::Optimizer& optimizer,
                              const fs::path& checkpoint, const fs::path& state, const nlohmann::json& current,
                              std::int64_t max_progress, const std::vector<std::string>& ignored) {
-  check_resume_options(checkpoint, current, ignored);
-  LoadOptions load;
-  load.expected_spec = &spec;
-  load_weights(net, checkpoint, load);
+  // A state file with the weights in it is a whole resume point (save_resume_state).
+  torch::serialize::InputArchive archive, weights;
+  bool self_contained = false;
+  std::map<std::string, std::string> meta;
+  try {
+    archive.load_from(state.string());
+    c10::IValue text;
+    if (archive.try_read("model", weights) && archive.try_read("metadata", text) && text.isString()) {
+      meta = nlohmann::json::parse(text.toStringRef()).get<std::map<std::string, std::string>>();
+      self_contained = true;
+    }
+  } catch (const c10::Error& e) {
+    throw InputError(state, std::string("unreadable resume state: ") + e.what_without_backtrace());
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(state, std::string("unreadable resume state metadata: ") + e.what());
+  }
+  if (self_contained) {
+    compare_training_options(stored_training_options(meta, state), fs::exists(checkpoint) ? checkpoint : state,
+                             current, ignored);
+    auto backbone = meta.find(kMetaBackbone);
+    if (backbone != meta.end()) {
+      ModelSpec stored;
+      try {
+        stored = ModelSpec::from_json(nlohmann::json::parse(backbone->second), kMetaBackbone);
+      } catch (const std::exception& e) {
+        throw InputError(state, std::string("bad metadata: ") + e.what());
+      }
+      if (!stored.same_weights_as(spec))
+        throw InputError(state, "weights are for " + stored.arch + " width " + std::to_string(stored.base_width) +
+                                    " but the model is " + spec.arch + " width " + std::to_string(spec.base_width));
+    }
+    try {
+      net.load(weights);
+    } catch (const c10::Error& e) {
+      throw InputError(state, std::string("cannot load its weights: ") + e.what_without_backtrace());
+    }
+  } else {
+    check_resume_options(checkpoint, current, ignored);
+    LoadOptions load;
+    load.expected_spec = &spec;
+    load_weights(net, checkpoint, load);
+  }
   const std::int64_t progress = load_resume_state(optimizer, state);
   if (progress < 0 || progress > max_progress)
     throw InputError(state, "progress " + std::to_string(progress) + " out of range (0.." +

@@ -36,7 +36,7 @@ json parse_json_file(const fs::path& file) {
   std::string text = read_file(file);
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
 }
@@ -81,7 +81,7 @@ RecordLookup::RecordLookup(const Manifest& manifest) {
 long RecordLookup::find(const std::string& key, const fs::path& file, const std::string& what) const {
   if (auto it = ids_.find(key); it != ids_.end()) return it->second;
   if (auto it = names_.find(key); it != names_.end()) {
-    if (it->second == -2) throw InputError(file, what + ": '" + key + "' names the images of several records");
+    if (it->second == -2) throw InputError(file, what + ": " + quote_id(key) + " names the images of several records");
     return it->second;
   }
   if (all_digits(key)) return find_number(std::stoll(key), file, what);
@@ -113,9 +113,9 @@ PromptNames PromptNames::load(const fs::path& file, const Vocabulary& vocab) {
   PromptNames n = defaults(vocab);
   for (const auto& [key, value] : j["prompts"].items()) {
     int c = vocab.id_of(key);
-    if (c < 1) throw InputError(file, "prompts: '" + key + "' is not a class of vocabulary '" + vocab.name + "'");
+    if (c < 1) throw InputError(file, "prompts: " + quote_id(key) + " is not a class of vocabulary '" + vocab.name + "'");
     if (!value.is_string() || normalize_phrase(value.get<std::string>()).empty())
-      throw InputError(file, "prompts: '" + key + "' needs a non-empty text");
+      throw InputError(file, "prompts: " + quote_id(key) + " needs a non-empty text");
     n.by_class[std::size_t(c)] = value.get<std::string>();
   }
   // class_of must be a function: no two classes may answer to the same text.
@@ -290,7 +290,7 @@ Detections read_detections(const fs::path& file, const Manifest& manifest, const
       double x1 = std::min(double(width), v[0] + v[2]), y1 = std::min(double(height), v[1] + v[3]);
       if (x1 <= x0 || y1 <= y0)
         throw InputError(file, what + ": bbox " + box_text(*b) + " lies outside the " + std::to_string(width) + "x" +
-                                   std::to_string(height) + " image of '" + id + "'");
+                                   std::to_string(height) + " image of " + quote_id(id));
       bool clipped = x0 != v[0] || y0 != v[1] || x1 != v[0] + v[2] || y1 != v[1] + v[3];
 
       // Filters, after validation so that every entry is checked.
@@ -337,7 +337,7 @@ Detections read_detections(const fs::path& file, const Manifest& manifest, const
     for (std::size_t k = 0; k < unknown_items.size(); ++k) items += (k ? ", " : "") + std::to_string(unknown_items[k]);
     if (stats.unknown_image > unknown_items.size()) items += ", ...";
     for (std::size_t k = 0; k < std::min<std::size_t>(3, out.unknown_images.size()); ++k)
-      ids += (k ? ", '" : "'") + out.unknown_images[k] + "'";
+      ids += (k ? ", " : "") + quote_id(out.unknown_images[k]);
     if (out.unknown_images.size() > 3) ids += ", ...";
     const std::string message = std::to_string(stats.unknown_image) + " detection(s) (item" +
                                 (stats.unknown_image == 1 ? " " : "s ") + items + ") of " +
@@ -380,16 +380,16 @@ SynonymTable SynonymTable::load(const fs::path& file, const Vocabulary& vocab) {
   if (!j.contains("classes") || !j["classes"].is_object()) throw InputError(file, "needs a \"classes\" object");
   std::vector<std::pair<std::string, int>> entries;
   auto add = [&](const std::string& key, const json& list, int c) {
-    if (!list.is_array()) throw InputError(file, "'" + key + "': expected a list of phrases");
+    if (!list.is_array()) throw InputError(file, quote_id(key) + ": expected a list of phrases");
     for (const auto& p : list) {
       if (!p.is_string() || normalize_phrase(p.get<std::string>()).empty())
-        throw InputError(file, "'" + key + "': phrase " + p.dump() + " has no letters or digits");
+        throw InputError(file, quote_id(key) + ": phrase " + p.dump() + " has no letters or digits");
       entries.emplace_back(p.get<std::string>(), c);
     }
   };
   for (const auto& [key, list] : j["classes"].items()) {
     int c = vocab.id_of(key);
-    if (c < 1) throw InputError(file, "classes: '" + key + "' is not a class of vocabulary '" + vocab.name + "'");
+    if (c < 1) throw InputError(file, "classes: " + quote_id(key) + " is not a class of vocabulary '" + vocab.name + "'");
     add(key, list, c);
   }
   if (j.contains("none")) add("none", j["none"], 0);

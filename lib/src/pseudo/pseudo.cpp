@@ -115,7 +115,7 @@ class PseudoProcessor : public ItemProcessor {
       w = rgb.cols;
       h = rgb.rows;
     }
-    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, w, h);
+    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, w, h, "the image " + image.string());
     if (options_.drop_bg_channel) drop_background_channel(scores);
     Mask labels = options_.saliency_field.empty()
                       ? pseudo_labels(rgb, scores, options_)

@@ -48,7 +48,8 @@ class PromptProcessor : public ItemProcessor {
 
   Record process(const Record& r, std::uint64_t seed) override {
     const std::string& id = record_id(r);
-    cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
+    const fs::path image = record_path(r, "image", manifest_);
+    cv::Mat rgb = read_image_rgb(image);
     const int w = rgb.cols, h = rgb.rows;
     std::vector<Prompt> prompts;
     if (options_.cam_field.empty()) {
@@ -58,8 +59,8 @@ class PromptProcessor : public ItemProcessor {
       auto it = detections_.prompts.find(id);
       if (it != detections_.prompts.end()) prompts = it->second;
     } else {
-      RecordScores scores = load_scores(r, options_.cam_field, vocab_, manifest_, w, h);
-      prompts = cam_prompts(scores.map, scores.classes, options_.cam, "item '" + id + "' " + options_.cam_field);
+      RecordScores scores = load_scores(r, options_.cam_field, vocab_, manifest_, w, h, "the image " + image.string());
+      prompts = cam_prompts(scores.map, scores.classes, options_.cam, "item " + quote_id(id) + " " + options_.cam_field);
     }
     for (const Prompt& p : prompts) check_prompt(p, w, h);
 
@@ -67,7 +68,7 @@ class PromptProcessor : public ItemProcessor {
     if (!prompts.empty()) {
       std::vector<PromptedMask> masks = segmenter_->segment(rgb, prompts, seed);
       if (masks.size() != prompts.size())
-        throw Error("item '" + id + "': the segmenter returned " + std::to_string(masks.size()) + " masks for " +
+        throw Error("item " + quote_id(id) + ": the segmenter returned " + std::to_string(masks.size()) + " masks for " +
                     std::to_string(prompts.size()) + " prompts");
       for (std::size_t i = 0; i < prompts.size(); ++i) {
         InstanceMask m;

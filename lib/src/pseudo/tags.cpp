@@ -8,6 +8,7 @@
 #include "wsss/core/error.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/io/atomic_file.hpp"
+#include "wsss/io/lock.hpp"
 #include "wsss/io/meta.hpp"
 #include "wsss/stage/stage.hpp"
 
@@ -47,7 +48,7 @@ std::vector<TaggedImage> read_tags(const fs::path& file) {
     nlohmann::ordered_json j;
     try {
       j = nlohmann::ordered_json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw InputError(file, std::string("malformed JSON: ") + e.what());
     }
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -58,12 +59,12 @@ std::vector<TaggedImage> read_tags(const fs::path& file) {
         t.tags = split_tags(v.get<std::string>());
       } else if (v.is_array()) {
         for (const auto& tag : v) {
-          if (!tag.is_string()) throw InputError(file, "image '" + t.key + "': tag " + tag.dump() + " is not a string");
+          if (!tag.is_string()) throw InputError(file, "image " + quote_id(t.key) + ": tag " + tag.dump() + " is not a string");
           std::string s = trim(tag.get<std::string>());
           if (!s.empty()) t.tags.push_back(s);
         }
       } else {
-        throw InputError(file, "image '" + t.key + "': expected a list of tags or a \"tag | tag\" string");
+        throw InputError(file, "image " + quote_id(t.key) + ": expected a list of tags or a \"tag | tag\" string");
       }
       out.push_back(std::move(t));
     }
@@ -85,7 +86,7 @@ std::vector<TaggedImage> read_tags(const fs::path& file) {
       t.line = line_no;
       if (t.key.empty()) throw InputError(file, line_no, "empty image key");
       auto [it, fresh] = seen.emplace(t.key, line_no);
-      if (!fresh) throw InputError(file, line_no, "image '" + t.key + "' again (first on line " + std::to_string(it->second) + ")");
+      if (!fresh) throw InputError(file, line_no, "image " + quote_id(t.key) + " again (first on line " + std::to_string(it->second) + ")");
       t.tags = split_tags(line.substr(tab + 1));
       out.push_back(std::move(t));
     }
@@ -100,13 +101,13 @@ TagLabels labels_from_tags(const std::vector<TaggedImage>& tags, const fs::path&
   for (std::size_t i = 0; i < tags.size(); ++i) {
     const TaggedImage& t = tags[i];
     auto fail = [&](const std::string& message) -> InputError {
-      return t.line ? InputError(tags_file, t.line, message) : InputError(tags_file, "image '" + t.key + "': " + message);
+      return t.line ? InputError(tags_file, t.line, message) : InputError(tags_file, "image " + quote_id(t.key) + ": " + message);
     };
-    long r = lookup.find(t.key, tags_file, "image '" + t.key + "'");
-    if (r < 0) throw fail("'" + t.key + "' is not an image of " + manifest.path.string());
+    long r = lookup.find(t.key, tags_file, "image " + quote_id(t.key));
+    if (r < 0) throw fail(quote_id(t.key) + " is not an image of " + manifest.path.string());
     if (item_of[std::size_t(r)] >= 0)
-      throw fail("record '" + record_id(manifest.records[std::size_t(r)]) + "' is already tagged by '" +
-                 tags[std::size_t(item_of[std::size_t(r)])].key + "'");
+      throw fail("record " + quote_id(record_id(manifest.records[std::size_t(r)])) + " is already tagged by " +
+                 quote_id(tags[std::size_t(item_of[std::size_t(r)])].key));
     item_of[std::size_t(r)] = long(i);
   }
 
@@ -213,7 +214,9 @@ TagLabels run_tags_stage(const fs::path& tags_file, const Manifest& manifest, co
   std::string prompts = detector_prompts(result.records, manifest.path, vocab, names, options.category_ids,
                                          prompts_out, &prompt_lines);
 
-  fs::create_directories(out);
+  // From here on OUT_DIR is written: a second run on it is refused.
+  OutputLock lock(out, "", options.provenance.program.empty() ? "wsss-tags" : options.provenance.program);
+  for (const fs::path& f : {manifest_out, prompts_out}) check_can_write(f, options.overwrite);
   // With --overwrite a previous run's manifest goes first, so that an
   // interruption never leaves an old "done" marker beside new files.
   std::error_code ec;

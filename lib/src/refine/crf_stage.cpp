@@ -53,8 +53,9 @@ class CrfProcessor : public ItemProcessor {
   std::vector<std::string> fields() const override { return {"refined", "refined_classes"}; }
   Record process(const Record& r, std::uint64_t) override {
     if (!options_.mask_field.empty()) return process_mask(r);
-    cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
-    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, rgb.cols, rgb.rows);
+    const fs::path image = record_path(r, "image", manifest_);
+    cv::Mat rgb = read_image_rgb(image);
+    RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, rgb.cols, rgb.rows, "the image " + image.string());
     if (options_.drop_bg_channel) drop_background_channel(scores);
     ChannelScores channels = with_background(scores, options_.background);
     std::vector<float> q = crf_marginals(rgb, channels, options_.preset, options_.threads);
@@ -76,7 +77,7 @@ class CrfProcessor : public ItemProcessor {
     const Mask mask = read_mask(mask_file);
     if (mask.width != rgb.cols || mask.height != rgb.rows)
       throw InputError(mask_file, "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
-                                      " but the image of item '" + id + "' is " + std::to_string(rgb.cols) + "x" +
+                                      " but the image of item " + quote_id(id) + " is " + std::to_string(rgb.cols) + "x" +
                                       std::to_string(rgb.rows));
     for (std::uint8_t v : mask.data)
       if (v != vocab_.ignore && v >= vocab_.size())

@@ -262,12 +262,13 @@ torch::Tensor path_max_affinity(const torch::Tensor& boundary, const std::vector
   return torch::stack(affinities, 1);
 }
 
-AffinityLoss affinity_loss(const torch::Tensor& affinity, const AffinityLabels& labels) {
+AffinityLoss affinity_loss(const torch::Tensor& affinity, const AffinityLabels& labels,
+                           const train::GlobalBatch& batch) {
   torch::Tensor pos = -torch::log(affinity + 1e-5);
   torch::Tensor neg = -torch::log(1 + 1e-5 - affinity);
-  auto masked_mean = [](const torch::Tensor& loss, const torch::Tensor& mask) {
+  auto masked_mean = [&batch](const torch::Tensor& loss, const torch::Tensor& mask) {
     torch::Tensor m = mask.to(loss.dtype());
-    return (loss * m).sum() / (m.sum() + 1e-5);
+    return batch.share((loss * m).sum(), batch.sum(m.sum()) + 1e-5);
   };
   AffinityLoss out;
   out.bg_pos = masked_mean(pos, labels.bg_pos);

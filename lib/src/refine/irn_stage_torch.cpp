@@ -70,13 +70,13 @@ class IrnProcessor : public ItemProcessor {
     const fs::path cam_file = record_path(r, "cam_lowres", manifest_);
     ScoreMap cams = read_npy(cam_file);
     if (cams.shape.size() != 3)
-      throw InputError(cam_file, "item '" + id + "': score map must be [k, H, W], got " +
+      throw InputError(cam_file, "item " + quote_id(id) + ": score map must be [k, H, W], got " +
                                      std::to_string(cams.shape.size()) + " dimensions");
     if (cams.channels() != std::int64_t(classes.size()))
-      throw InputError(cam_file, "item '" + id + "': " + std::to_string(cams.channels()) + " channels but " +
+      throw InputError(cam_file, "item " + quote_id(id) + ": " + std::to_string(cams.channels()) + " channels but " +
                                      std::to_string(classes.size()) + " cam_classes");
     if (cams.height() != gh || cams.width() != gw)
-      throw InputError(cam_file, "item '" + id + "': score map is " + std::to_string(cams.height()) + "x" +
+      throw InputError(cam_file, "item " + quote_id(id) + ": score map is " + std::to_string(cams.height()) + "x" +
                                      std::to_string(cams.width()) + " but the " + std::to_string(height) + "x" +
                                      std::to_string(width) + " image's stride-4 grid is " + std::to_string(gh) +
                                      "x" + std::to_string(gw) + " (cam_lowres from wsss-cam is needed)");
@@ -139,17 +139,17 @@ class IrnProcessor : public ItemProcessor {
   std::vector<int> cam_classes(const Record& r) const {
     const std::string& id = record_id(r);
     auto it = r.find("cam_classes");
-    if (it == r.end()) throw InputError(manifest_, "item '" + id + "': no \"cam_classes\" (run wsss-cam first)");
-    if (!it->is_array()) throw InputError(manifest_, "item '" + id + "': \"cam_classes\" must be an array of class ids");
+    if (it == r.end()) throw InputError(manifest_, "item " + quote_id(id) + ": no \"cam_classes\" (run wsss-cam first)");
+    if (!it->is_array()) throw InputError(manifest_, "item " + quote_id(id) + ": \"cam_classes\" must be an array of class ids");
     std::vector<int> classes;
     for (const auto& v : *it) {
       const bool background = classes.empty() && v.is_number_integer() && v.get<int>() == 0;  // AMN's channel
       if (!background && (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > num_foreground_))
-        throw InputError(manifest_, "item '" + id + "': cam_classes entry " + v.dump() +
+        throw InputError(manifest_, "item " + quote_id(id) + ": cam_classes entry " + v.dump() +
                                         " is not a class id of the vocabulary (1.." + std::to_string(num_foreground_) +
                                         ")");
       if (!classes.empty() && v.get<int>() <= classes.back() && !background)
-        throw InputError(manifest_, "item '" + id + "': cam_classes must be ascending without repeats");
+        throw InputError(manifest_, "item " + quote_id(id) + ": cam_classes must be ascending without repeats");
       classes.push_back(v.get<int>());
     }
     return classes;

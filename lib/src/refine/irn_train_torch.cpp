@@ -73,9 +73,10 @@ class IrnTrainTask : public train::TrainTask {
   }
 
   // IRN's VOC12AffinityDataset batch: images and stride-4 IR labels.
-  train::Batch load(std::size_t index) override {
+  train::Batch load(std::size_t index) override { return load_part(index, 0, 1); }
+  train::Batch load_part(std::size_t index, int part, int parts) override {
     std::vector<torch::Tensor> images, labels;
-    for (const train::EpochSampler::Item& item : sampler_.batch(index)) {
+    for (const train::EpochSampler::Item& item : sampler_.batch(index, part, parts)) {
       const Record& r = data_.records[item.record];
       std::mt19937_64 rng = augmentation_rng(o_.seed, item.epoch, record_id(r));
       cv::Mat rgb = read_image_rgb(record_path(r, "image", data_.path));
@@ -95,7 +96,7 @@ class IrnTrainTask : public train::TrainTask {
                   std::to_string(logits.size(3)) + " differs from the label grid " + std::to_string(labels.size(1)) +
                   "x" + std::to_string(labels.size(2)));
     torch::Tensor affinity = path_max_affinity(torch::sigmoid(logits.select(1, 0)), directions_);
-    AffinityLoss l = affinity_loss(affinity, affinity_labels(labels, directions_));
+    AffinityLoss l = affinity_loss(affinity, affinity_labels(labels, directions_), global_batch());
     return {l.total, {{"bg", l.bg_pos}, {"fg", l.fg_pos}, {"neg", l.neg}}};
   }
 

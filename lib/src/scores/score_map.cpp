@@ -19,12 +19,12 @@ std::vector<int> score_map_classes(const Record& record, const std::string& fiel
   auto it = record.find(list_field);
   const std::string& id = record_id(record);
   if (it == record.end())
-    throw InputError(manifest, "item '" + id + "': no \"" + list_field + "\" field listing the score map's channel classes");
-  if (!it->is_array()) throw InputError(manifest, "item '" + id + "': \"" + list_field + "\" must be an array of class ids");
+    throw InputError(manifest, "item " + quote_id(id) + ": no \"" + list_field + "\" field listing the score map's channel classes");
+  if (!it->is_array()) throw InputError(manifest, "item " + quote_id(id) + ": \"" + list_field + "\" must be an array of class ids");
   std::vector<int> classes;
   for (const auto& v : *it) {
     if (!v.is_number_integer())
-      throw InputError(manifest, "item '" + id + "': \"" + list_field + "\" holds " + v.dump() + ", not a class id");
+      throw InputError(manifest, "item " + quote_id(id) + ": \"" + list_field + "\" holds " + v.dump() + ", not a class id");
     classes.push_back(v.get<int>());
   }
   return classes;
@@ -49,8 +49,8 @@ void check_score_map(const ScoreMap& map, const std::vector<int>& classes, int n
     throw InputError(file, "score map has " + std::to_string(map.channels()) + " channels but the record lists " +
                                std::to_string(classes.size()) + " classes");
   if (map.width() != width || map.height() != height)
-    throw InputError(file, "score map size " + size_text(int(map.width()), int(map.height())) +
-                               " differs from " + against + "'s " + size_text(width, height));
+    throw InputError(file, "score map is " + size_text(int(map.width()), int(map.height())) + " but " + against +
+                               " is " + size_text(width, height) + " (width x height)");
   for (std::size_t i = 0; i < classes.size(); ++i) {
     if (i == 0 && classes[0] == 0) continue;  // a background channel (e.g. CRF marginals) comes first
     if (classes[i] < 1 || classes[i] >= num_classes)
@@ -102,18 +102,18 @@ Mask score_map_to_mask(const ScoreMap& map, const std::vector<int>& classes, con
 }
 
 RecordScores load_scores(const Record& record, const std::string& field, const Vocabulary& vocab,
-                         const fs::path& manifest, int width, int height) {
+                         const fs::path& manifest, int width, int height, const std::string& against) {
   const std::string& id = record_id(record);
   RecordScores s;
   fs::path file = record_path(record, field, manifest);
   s.classes = score_map_classes(record, field, manifest);
   s.map = read_npy(file);  // rejects NaN and Inf, naming the file
-  check_score_map(s.map, s.classes, vocab.size(), width, height, file);
+  check_score_map(s.map, s.classes, vocab.size(), width, height, file, against);
   if (record.contains("labels")) {
     std::vector<int> labels = record_labels(record, vocab.num_foreground(), manifest);
     for (int c : s.classes)
       if (c != 0 && !std::binary_search(labels.begin(), labels.end(), c))
-        throw InputError(manifest, "item '" + id + "': class " + std::to_string(c) + " (" + vocab.classes[std::size_t(c)] +
+        throw InputError(manifest, "item " + quote_id(id) + ": class " + std::to_string(c) + " (" + vocab.classes[std::size_t(c)] +
                                        ") has a score map but is not among the image's labels");
   }
   return s;

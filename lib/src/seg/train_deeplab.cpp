@@ -171,7 +171,7 @@ nlohmann::json evaluate(DeepLabV2Impl& net, const Manifest& val, const Vocabular
     fs::path image_file = record_path(r, "image", val.path);
     cv::Mat rgb = read_image_rgb(image_file);
     if (!r.contains(field))
-      throw InputError(val.path, "item '" + record_id(r) + "': no \"" + field + "\" mask to validate against");
+      throw InputError(val.path, "item " + quote_id(record_id(r)) + ": no \"" + field + "\" mask to validate against");
     fs::path gt_file = record_path(r, field, val.path);
     Mask gt = read_mask(gt_file);
     torch::Tensor logits = predict_logits(net, rgb, single, device);
@@ -206,12 +206,12 @@ class DeepLabTrainTask : public train::TrainTask {
     // Every record needs its mask: better to refuse now than at iteration 10,000.
     for (const Record& r : data.records)
       if (!r.contains(o.field))
-        throw InputError(data.path, "item '" + record_id(r) + "': no \"" + o.field + "\" mask (--field " + o.field +
+        throw InputError(data.path, "item " + quote_id(record_id(r)) + ": no \"" + o.field + "\" mask (--field " + o.field +
                                         (o.field == "mask" ? "" : "; --field mask trains on ground truth") + ")");
     if (validation)
       for (const Record& r : validation->records)
         if (!r.contains(o.val_field))
-          throw InputError(validation->path, "item '" + record_id(r) + "': no \"" + o.val_field +
+          throw InputError(validation->path, "item " + quote_id(record_id(r)) + ": no \"" + o.val_field +
                                                  "\" mask to validate against (--val-field " + o.val_field + ")");
     torch::manual_seed(o.seed);
     device_ = models::resolve_device(o.device);
@@ -239,16 +239,19 @@ class DeepLabTrainTask : public train::TrainTask {
 
   // Micro-batch `index`: samples index*batch .. of the stream, each augmented
   // with a generator seeded by (seed, sample number).
-  train::Batch load(std::size_t index) override {
-    torch::Tensor images = torch::empty({o_.batch, 3, o_.crop, o_.crop}, torch::kFloat32);
-    torch::Tensor labels = torch::empty({o_.batch, o_.crop, o_.crop}, torch::kLong);
-    for (int b = 0; b < o_.batch; ++b) {
+  train::Batch load(std::size_t index) override { return load_part(index, 0, 1); }
+  train::Batch load_part(std::size_t index, int part, int parts) override {
+    const int begin = o_.batch * part / parts, end = o_.batch * (part + 1) / parts;
+    torch::Tensor images = torch::empty({end - begin, 3, o_.crop, o_.crop}, torch::kFloat32);
+    torch::Tensor labels = torch::empty({end - begin, o_.crop, o_.crop}, torch::kLong);
+    for (int b = begin; b < end; ++b) {
       const std::uint64_t n = std::uint64_t(index) * std::uint64_t(o_.batch) + std::uint64_t(b);
       const Record& r = data_.records[order_.record(n)];
       cv::Mat rgb = read_image_rgb(record_path(r, "image", data_.path));
       Mask mask = read_labels(r, o_.field, data_.path, vocab_, rgb.cols, rgb.rows);
       std::mt19937_64 rng = sample_rng(o_.seed, n);
-      augment_sample(rgb, mask, o_, vocab_.ignore, rng, images[b].data_ptr<float>(), labels[b].data_ptr<std::int64_t>());
+      augment_sample(rgb, mask, o_, vocab_.ignore, rng, images[b - begin].data_ptr<float>(),
+                     labels[b - begin].data_ptr<std::int64_t>());
     }
     return {images, labels};
   }
@@ -276,8 +279,8 @@ class DeepLabTrainTask : public train::TrainTask {
  private:
   torch::Tensor one_loss(const torch::Tensor& logits, const torch::Tensor& labels) const {
     torch::Tensor l = resize_labels_nearest(labels, logits.size(2), logits.size(3));
-    return o_.loss == "balanced" ? balanced_cross_entropy(logits, l, vocab_.ignore)
-                                 : cross_entropy(logits, l, vocab_.ignore);
+    return o_.loss == "balanced" ? balanced_cross_entropy(logits, l, vocab_.ignore, global_batch())
+                                 : cross_entropy(logits, l, vocab_.ignore, global_batch());
   }
 
   const Manifest& data_;

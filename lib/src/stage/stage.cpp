@@ -1,5 +1,7 @@
 #include "wsss/stage/stage.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <mutex>
@@ -13,6 +15,7 @@
 #include "wsss/core/progress.hpp"
 #include "wsss/io/vocab.hpp"
 #include "wsss/io/atomic_file.hpp"
+#include "wsss/io/lock.hpp"
 #include "wsss/io/meta.hpp"
 
 namespace wsss {
@@ -85,8 +88,18 @@ std::string summary_line(const StageSummary& s) {
 fs::path item_file(const fs::path& out_dir, const std::string& subdir, const std::string& id, const std::string& ext) {
   fs::path rel(id);
   bool safe = !id.empty() && rel.is_relative();
-  for (const auto& part : rel) safe = safe && part != ".." && part != "." && !part.empty();
-  if (!safe) throw Error("item '" + id + "': id cannot be used as a file name");
+  std::size_t longest = 0;
+  for (const auto& part : rel) {
+    safe = safe && part != ".." && part != "." && !part.empty();
+    longest = std::max(longest, part.native().size());
+  }
+  if (!safe) throw Error("item " + quote_id(id) + ": id cannot be used as a file name (it would leave " +
+                         (out_dir / subdir).string() + ")");
+  // NAME_MAX of every common file system; the extension and the temporary
+  // name's prefix and suffix need room too.
+  if (longest + ext.size() > 200)
+    throw Error("item " + quote_id(id) + ": id cannot be used as a file name (a part of it is " +
+                std::to_string(longest) + " bytes; at most " + std::to_string(200 - ext.size()) + ")");
   return out_dir / subdir / (id + ext);
 }
 
@@ -110,16 +123,40 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   fs::path failed_file = out / ("failed" + shard.suffix() + ".txt");
   fs::path meta_file = out / ("meta" + shard.suffix() + ".json");
 
+  // Held to the end of the run: a second run on OUT_DIR (or on this shard of
+  // it) is refused, naming this one, instead of mixing its outputs with ours.
+  OutputLock lock(out, shard.suffix(), options.provenance.program.empty() ? "wsss" : options.provenance.program);
   if (!options.overwrite && !options.skip_existing) {
     if (fs::exists(manifest_file)) throw OutputExistsError(manifest_file);
     if (fs::exists(journal_file)) throw OutputExistsError(journal_file);
-    for (const Record* r : items)
-      for (const auto& f : processor.outputs(*r))
+    for (const Record* r : items) {
+      std::vector<fs::path> files;
+      try {
+        files = processor.outputs(*r);
+      } catch (const Error&) {
+        continue;  // an id that makes no file name: that item fails when it is processed
+      }
+      for (const auto& f : files)
         if (fs::exists(f)) throw OutputExistsError(f);
+    }
   }
   std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) throw Error(out.string() + ": cannot create output directory: " + ec.message());
+
+  // A killed run leaves the temporaries of the files it was writing; remove
+  // those of this shard's files (other shards may be writing theirs now).
+  {
+    std::vector<fs::path> mine = {manifest_file, failed_file, meta_file};
+    if (!shard.sharded()) mine.push_back(out / kVocabularyFile);
+    for (const Record* r : items) {
+      try {
+        for (const auto& f : processor.outputs(*r)) mine.push_back(f);
+      } catch (const Error&) {
+        // an id that makes no file name has no temporaries either
+      }
+    }
+    if (std::size_t n = remove_stale_temporaries(mine))
+      log::info("removed ", n, " temporary file(s) left by an interrupted run");
+  }
 
   std::unordered_map<std::string, Record> prior;
   if (options.overwrite) {
@@ -134,13 +171,29 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
   std::vector<char> status(items.size(), 0);  // 0 failed, 1 done, 2 skipped
   std::vector<std::string> errors(items.size());
   std::mutex journal_mutex;
+  // A kill can tear the journal's last line; the next line must not be glued to it.
+  bool torn = false;
+  if (std::ifstream previous{journal_file, std::ios::binary}) {
+    previous.seekg(0, std::ios::end);
+    if (previous.tellg() > 0) {
+      previous.seekg(-1, std::ios::end);
+      torn = previous.get() != '\n';
+    }
+  }
   std::ofstream journal(journal_file, std::ios::app);
   if (!journal) throw Error(journal_file.string() + ": cannot open for writing");
+  if (torn) journal << '\n';
 
+  // A full disk stops the run at the first item it hits (every later item
+  // would fail the same way); the items done so far stay for --skip-existing.
+  std::atomic<bool> disk_full{false};
+  std::string disk_full_message;
+  std::mutex disk_full_mutex;
   Progress progress(options.progress_label, items.size());
   parallel_for(items.size(), options.threads, [&](std::size_t i, int) {
     const Record& rec = *items[i];
     const std::string& id = record_id(rec);
+    if (disk_full) return;
     try {
       if (options.skip_existing) {
         auto it = prior.find(id);
@@ -166,14 +219,21 @@ StageSummary run_stage(ItemProcessor& processor, const Manifest& input, const St
       std::string text = format_record(line, out) + "\n";
       std::lock_guard<std::mutex> lock(journal_mutex);
       journal << text << std::flush;
+    } catch (const DiskFullError& e) {
+      std::lock_guard<std::mutex> lock(disk_full_mutex);
+      if (!disk_full.exchange(true)) disk_full_message = first_line(e.what());
+      return;
     } catch (const std::exception& e) {
       errors[i] = first_line(e.what());
-      log::warn("item '", id, "' failed: ", errors[i]);
+      log::warn("item ", quote_id(id), " failed: ", errors[i]);
     }
     progress.add();
   });
   progress.finish();
   journal.close();
+  if (disk_full)
+    throw DiskFullError(disk_full_message + "; stopped (items done so far are kept: free space and rerun with "
+                                            "--skip-existing)");
 
   StageSummary summary;
   summary.total = items.size();

@@ -37,7 +37,7 @@ ClipEsPrompts ClipEsPrompts::load(const fs::path& file, const Vocabulary& vocab)
   json j;
   try {
     j = json::parse(read_file(file));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw InputError(file, std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object() || j.value("format", "") != "wsss-clip-es")
@@ -66,9 +66,9 @@ ClipEsPrompts ClipEsPrompts::load(const fs::path& file, const Vocabulary& vocab)
     if (!j["classes"].is_object()) throw InputError(file, "\"classes\" must be an object of class name -> text");
     for (const auto& [key, value] : j["classes"].items()) {
       int c = vocab.id_of(key);
-      if (c < 1) throw InputError(file, "classes: '" + key + "' is not a class of vocabulary '" + vocab.name + "'");
+      if (c < 1) throw InputError(file, "classes: " + quote_id(key) + " is not a class of vocabulary '" + vocab.name + "'");
       if (!value.is_string() || blank(value.get<std::string>()))
-        throw InputError(file, "classes: '" + key + "' needs a non-empty text");
+        throw InputError(file, "classes: " + quote_id(key) + " needs a non-empty text");
       p.names[std::size_t(c)] = value.get<std::string>();
     }
   }

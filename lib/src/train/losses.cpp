@@ -36,27 +36,35 @@ torch::Tensor pixel_soft_cross_entropy(const torch::Tensor& logits, const torch:
   return -(F::log_softmax(logits, F::LogSoftmaxFuncOptions(1)) * soft).sum(1);
 }
 
-torch::Tensor masked_mean(const torch::Tensor& values, const torch::Tensor& mask) {
+// The mean of `values` over `mask`, the mask counted over the global batch.
+torch::Tensor masked_mean(const torch::Tensor& values, const torch::Tensor& mask, const GlobalBatch& batch) {
   torch::Tensor m = mask.to(values.dtype());
-  return (values * m).sum() / m.sum().clamp_min(1.0);
+  return batch.share((values * m).sum(), batch.sum(m.sum()).clamp_min(1.0));
 }
 
 }  // namespace
 
-torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, std::int64_t ignore) {
+torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, std::int64_t ignore,
+                            const GlobalBatch& batch) {
   torch::Tensor valid = labels != ignore;
-  return masked_mean(pixel_cross_entropy(logits, labels, valid), valid);
+  return masked_mean(pixel_cross_entropy(logits, labels, valid), valid, batch);
 }
 
 torch::Tensor balanced_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, std::int64_t ignore,
-                                     double smoothing) {
+                                     const GlobalBatch& batch, double smoothing) {
   torch::Tensor valid = labels != ignore;
   torch::Tensor ce = smoothing > 0 ? pixel_soft_cross_entropy(logits, labels, valid, smoothing)
                                    : pixel_cross_entropy(logits, labels, valid);
   torch::Tensor bg = labels == 0, fg = valid & (labels != 0);
+  // Whether the global batch has background and foreground pixels.
   bool has_bg = bg.any().item<bool>(), has_fg = fg.any().item<bool>();
-  if (has_bg && has_fg) return (masked_mean(ce, bg) + masked_mean(ce, fg)) / 2;
-  return masked_mean(ce, has_bg ? bg : fg);
+  if (batch.ranks() > 1) {
+    torch::Tensor any = batch.sum(torch::stack({bg.any(), fg.any()}).to(torch::kFloat32));
+    has_bg = any[0].item<float>() > 0;
+    has_fg = any[1].item<float>() > 0;
+  }
+  if (has_bg && has_fg) return (masked_mean(ce, bg, batch) + masked_mean(ce, fg, batch)) / 2;
+  return masked_mean(ce, has_bg ? bg : fg, batch);
 }
 
 torch::Tensor resize_labels_nearest(const torch::Tensor& labels, std::int64_t height, std::int64_t width) {

@@ -57,9 +57,10 @@ train::TrainResult train_amn(const Manifest& train, const Vocabulary& vocab, con
 // AMN's loss on one batch: the logits of images [B,3,H,W] with label vectors
 // [B,K], the IR labels [B,H,W] (int64, 255 unsure) PIL-nearest resized to the
 // logit grid, and the balanced cross-entropy with label-smoothed targets
-// (train::balanced_cross_entropy with `smoothing`).
+// (train::balanced_cross_entropy with `smoothing`; pixels counted over the
+// global batch in a data-parallel run).
 torch::Tensor amn_loss(models::AmnNetImpl& net, const torch::Tensor& images, const torch::Tensor& label_vectors,
-                       const torch::Tensor& ir_labels, double smoothing);
+                       const torch::Tensor& ir_labels, double smoothing, const train::GlobalBatch& batch = {});
 
 // make_amn_cam for one image. `inputs` are the per-scale batches (cam::scale_batch:
 // the image and, with flip, its mirror), `labels` the image's class ids

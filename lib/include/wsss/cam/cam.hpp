@@ -39,6 +39,24 @@ torch::Tensor label_vector(const std::vector<int>& labels, std::int64_t num_fore
 // The network inputs for one scale: [2,3,h,w] (image and flip) or [1,3,h,w].
 torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm = {});
 
+// IRN's multi-scale resizing, shared by make_cam and LPCAM: every scale's map
+// [1, k, h', w'] is resized bilinearly (align_corners = false) to the stride-16
+// grid rounded up, (ceil(H/16)*16, ceil(W/16)*16), and (with lowres) to the
+// stride-4 grid ((H-1)/4+1, (W-1)/4+1), and summed over the scales.
+class ScaleSum {
+ public:
+  ScaleSum(int height, int width, bool lowres);
+  void add(const torch::Tensor& map);
+  int count() const { return count_; }
+  torch::Tensor high_res() const;  // [k, H, W]: the sum cropped to the image
+  torch::Tensor low_res() const;   // [k, (H-1)/4+1, (W-1)/4+1] (undefined unless lowres)
+
+ private:
+  int height_, width_, count_ = 0;
+  bool lowres_;
+  torch::Tensor high_, low_;
+};
+
 // `class_index` holds 0-based channel indices (class id - 1) in ascending order.
 // `inputs` are the per-scale batches (see scale_batch), in `options.scales` order.
 CamResult make_cam(const std::vector<torch::Tensor>& inputs, int height, int width,

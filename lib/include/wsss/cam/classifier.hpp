@@ -56,6 +56,9 @@ std::unique_ptr<ItemProcessor> make_predict_processor(const fs::path& model, con
                                                       const fs::path& manifest, float threshold, bool set_labels, const std::string& device);
 
 
+// InputError naming `model` when its foreground class names are not the vocabulary's.
+void check_model_classes(const std::vector<std::string>& class_names, const fs::path& model, const Vocabulary& vocab);
+
 // Loads a CAM classifier and checks that its class names are the vocabulary's.
 models::LoadedCamNet load_for_vocabulary(const fs::path& model, const Vocabulary& vocab);
 

@@ -35,6 +35,28 @@ struct OutputExistsError : Error {
   explicit OutputExistsError(const std::filesystem::path& file);
 };
 
+// Another live run holds the lock of an output directory (io/lock.hpp). Exit 2:
+// nothing was done, and running again once the other run ended is the remedy.
+struct LockedError : UsageError {
+  using UsageError::UsageError;
+};
+
+// An id as messages quote it: 'id', or for an id over 80 bytes its first 60
+// bytes and its length ('abc…' (1048576 bytes)), with control characters
+// escaped, so that one absurd id never makes an error line long or many lines.
+std::string quote_id(const std::string& id);
+
+// A message cut to at most `limit` bytes (head, a note of the bytes left out,
+// tail), control characters escaped: what the logger writes for any message.
+std::string clip_message(const std::string& message, std::size_t limit = 4000);
+
+// A write that failed for lack of room (ENOSPC, EDQUOT, or EFBIG under a file
+// size limit): not a fault of one item, so a stage stops at the first one
+// instead of failing every remaining item the same way (exit 1).
+struct DiskFullError : Error {
+  using Error::Error;
+};
+
 // Errors are reported on one line; some libraries (LibTorch) append a backtrace.
 std::string first_line(const std::string& message);
 

@@ -10,6 +10,9 @@ namespace wsss {
 // "1.0,0.5,1.5": positive finite numbers, at least one.
 std::vector<double> parse_scales(const std::string& text, const std::string& option);
 
+// "a,b,c": comma-separated names (field names, ids), none empty, none twice.
+std::vector<std::string> parse_names(const std::string& text, const std::string& option);
+
 // "LO:HI" with finite LO <= HI (and LO > 0 when `positive`); returns {LO, HI}.
 std::pair<double, double> parse_interval(const std::string& text, const std::string& option, bool positive = false);
 

@@ -16,6 +16,7 @@ struct CheckOptions {
   bool decode = false;      // fully decode images, masks and score maps
   bool masks_only = false;  // with decode: leave the images' pixels alone (header sizes still checked)
   bool allow_empty = false;
+  bool allow_no_image = false;  // records without "image" are fine (evaluation-only manifests)
   int threads = 1;
 };
 

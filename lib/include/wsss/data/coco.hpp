@@ -33,6 +33,13 @@ std::vector<std::uint32_t> decode_rle_counts(const std::string& text);
 // to height*width or the size differs from the mask's.
 void paint_rle(Mask& label, const Rle& rle, std::uint8_t value);
 
+// Throws Error unless the runs add up to height x width.
+void check_rle_runs(const Rle& rle);
+
+// Throws Error naming the polygon (0-based) unless each has an even number of
+// coordinates, at least 3 points and coordinates within +-1e7.
+void check_polygons(const std::vector<std::vector<double>>& polygons);
+
 // Fills the polygons ([x0,y0,x1,y1,...] in pixel coordinates) with `value`, all
 // polygons of one annotation in one cv::fillPoly call on rounded vertices (as
 // the reference masks were made).

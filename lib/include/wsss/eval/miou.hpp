@@ -45,6 +45,12 @@ struct MiouResult {
   int ignore = 255;
   nlohmann::ordered_json settings;      // what was evaluated and how; merges require equal settings
   std::string shard = "1/1";
+  // What was evaluated, so that a merge can refuse to count the same images
+  // twice: {"manifest_hash", "items", "items_hash", "parts"}. items_hash is the
+  // sum (mod 2^64) of the FNV-1a hashes of the evaluated ids, so the shards of
+  // a split add up to the unsharded run's; parts lists the items_hash of every
+  // result merged into this one. Null in results of older versions.
+  nlohmann::ordered_json source;
   std::size_t evaluated = 0, skipped = 0, empty = 0;
   std::vector<double> thresholds;       // sweep only
   std::vector<Confusion> confusions;    // one, or one per sweep threshold
@@ -72,7 +78,8 @@ MiouResult miou_from_json(const nlohmann::ordered_json& json, const fs::path& fi
 MiouResult read_miou_json(const fs::path& file);
 
 // Sums per-shard results. Inputs must share classes and settings; sharded
-// inputs must be distinct shards of one split and cover all of it.
+// inputs must be distinct shards of one split (one manifest) and cover all of
+// it; no two inputs may hold a result over the same items (their "parts").
 MiouResult merge_miou(const std::vector<MiouResult>& parts, const std::vector<fs::path>& files);
 // Reads per-shard result files and merges them (wsss-miou --merge).
 MiouResult merge_miou_files(const std::vector<fs::path>& files);

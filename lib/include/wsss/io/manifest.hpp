@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wsss {
@@ -29,8 +30,13 @@ struct ManifestReadOptions {
 Manifest read_manifest(const std::string& path, const ManifestReadOptions& options = {});
 
 // Parses manifest text; `name` is used in messages, `dir` resolves relative paths.
+// A UTF-8 byte-order mark at the start and CRLF line ends (Windows editors)
+// are accepted.
 Manifest parse_manifest(const std::string& text, const fs::path& name, const fs::path& dir,
                         const ManifestReadOptions& options = {});
+
+// `text` without a leading UTF-8 byte-order mark.
+std::string_view without_bom(std::string_view text);
 
 // Fields whose string values are file paths and get rebased between directories.
 bool is_path_field(const std::string& field);

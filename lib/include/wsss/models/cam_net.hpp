@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 // Metadata key saying which kind of model a weight file holds.
 inline constexpr const char* kMetaModel = "wsss.model";
 inline constexpr const char* kModelCamClassifier = "cam-classifier";
+inline constexpr const char* kModelRecam = "recam-classifier";
 
 class CamNetImpl : public torch::nn::Module {
  public:
@@ -37,14 +38,41 @@ class CamNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CamNet);
 
+// ReCAM's network (zhaozhengChen/ReCAM, net/resnet50_cam.py): the CAM
+// classifier plus the bias-free 1x1 Class_Predictor ("predictor.weight",
+// [K, C, 1, 1]) trained on the class features f_c. ReCAM's CAM uses the
+// element-wise product of the two weight matrices.
+class RecamNetImpl : public CamNetImpl {
+ public:
+  RecamNetImpl(ModelSpec spec, std::int64_t num_classes);
+  torch::Tensor recam_maps(torch::Tensor x);  // conv(features, W_rec * W_cls): [B, K, h, w], before the ReLU
+
+  torch::nn::Conv2d predictor{nullptr};
+};
+TORCH_MODULE(RecamNet);
+
 struct LoadedCamNet {
   CamNet net{nullptr};
   std::vector<std::string> class_names;  // foreground names, ids 1..K
 };
 
+struct LoadedRecamNet {
+  RecamNet net{nullptr};
+  std::vector<std::string> class_names;
+};
+
 // Loads a CAM classifier saved by `wsss-classify train`: checks the model kind,
 // builds the architecture from the file's metadata and loads every tensor.
 LoadedCamNet load_cam_net(const fs::path& file);
+
+// Loads a ReCAM model saved by `wsss-classify recam` (wsss.model =
+// recam-classifier), in eval mode.
+LoadedRecamNet load_recam_net(const fs::path& file);
+// A ReCAM network whose backbone and classifier come from a CAM classifier
+// (wsss.model = cam-classifier) and whose predictor is freshly initialised
+// (PyTorch's Conv2d default, from the current torch seed), as ReCAM's training
+// starts.
+LoadedRecamNet recam_from_classifier(const fs::path& file);
 
 // "cpu", "cuda", "cuda:K" or "auto" (cuda when available). "cuda" without CUDA is a UsageError.
 torch::Device resolve_device(const std::string& name);

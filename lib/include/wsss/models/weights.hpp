@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "wsss/io/vocab.hpp"
 #include "wsss/models/resnet.hpp"
 
 namespace wsss::models {
@@ -76,10 +75,6 @@ std::vector<std::string> read_class_names(const std::map<std::string, std::strin
 // given as well must then agree with it (UsageError naming both); else `arch`
 // and `width` (torchvision files carry no spec), "" and 0 meaning resnet50 x 64.
 ModelSpec init_backbone(const std::string& init, const std::string& arch, int width);
-
-// A classifier-like model's foreground class names (ids 1..K) against the data's
-// vocabulary: InputError naming `file` when the count or the names differ.
-void check_class_names(const fs::path& file, const std::vector<std::string>& names, const Vocabulary& vocab);
 
 // Metadata of a weight file (for reading the spec, class names... before building the model).
 std::map<std::string, std::string> read_weight_metadata(const fs::path& file);

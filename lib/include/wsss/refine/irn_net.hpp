@@ -14,6 +14,7 @@
 
 #include "wsss/models/resnet.hpp"
 #include "wsss/refine/random_walk.hpp"
+#include "wsss/train/distributed.hpp"
 
 namespace wsss::refine {
 
@@ -84,10 +85,12 @@ torch::Tensor path_max_affinity(const torch::Tensor& boundary, const std::vector
 
 // IRN's affinity loss: pos = -log(aff + 1e-5) and neg = -log(1 + 1e-5 - aff), each
 // averaged over its mask as sum(mask * loss) / (sum(mask) + 1e-5);
-// total = (bg_pos / 2 + fg_pos / 2 + neg) / 2.
+// total = (bg_pos / 2 + fg_pos / 2 + neg) / 2. In a data-parallel run the
+// masks' counts are those of the whole global batch (train/distributed.hpp).
 struct AffinityLoss {
   torch::Tensor total, bg_pos, fg_pos, neg;
 };
-AffinityLoss affinity_loss(const torch::Tensor& affinity, const AffinityLabels& labels);
+AffinityLoss affinity_loss(const torch::Tensor& affinity, const AffinityLabels& labels,
+                           const train::GlobalBatch& batch = {});
 
 }  // namespace wsss::refine

@@ -41,8 +41,8 @@ inline bool has_background_channel(const std::vector<int>& classes) { return !cl
 void drop_background_channel(ScoreMap& map, std::vector<int>& classes);
 
 // Checks a score map against its classes (ascending ids below num_classes, a
-// leading 0 allowed) and against the size of `against` (e.g. "the image",
-// "the GT mask"), naming `file`.
+// leading 0 allowed) and against the size of `against` (what has that size,
+// with its file: "the image /data/a.jpg"), naming `file`.
 void check_score_map(const ScoreMap& map, const std::vector<int>& classes, int num_classes, int width, int height,
                      const fs::path& file, const std::string& against = "the image");
 
@@ -59,13 +59,14 @@ Mask score_map_to_mask(const ScoreMap& map, const std::vector<int>& classes, con
 
 // A record's score map with the checks every consumer needs: the channel classes
 // are ascending ids of the vocabulary (a leading 0 is a background channel),
-// among the record's labels when it has labels, and the map is width x height.
+// among the record's labels when it has labels, and the map is width x height,
+// the size of `against` (named in the message: "the image /data/a.jpg").
 struct RecordScores {
   ScoreMap map;
   std::vector<int> classes;
 };
 RecordScores load_scores(const Record& record, const std::string& field, const Vocabulary& vocab,
-                         const fs::path& manifest, int width, int height);
+                         const fs::path& manifest, int width, int height, const std::string& against = "the image");
 void drop_background_channel(RecordScores& scores);  // the same on a loaded map
 
 // Probabilities over [background, classes...], label-major (k+1) x H x W, and the

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "wsss/core/provenance.hpp"
+#include "wsss/core/ranks.hpp"
 
 namespace wsss::train {
 
@@ -36,6 +37,7 @@ struct TrainOptions {
   std::string device = "cpu";
   int threads = 0;           // LibTorch's and OpenBLAS's threads (-j; 0 = all cores)
   Provenance provenance;     // recorded in meta.json
+  Ranks ranks;               // this process in a data-parallel run (one process by default)
 
   // UsageError naming the option; `total` is the schedule's length in units.
   void validate_common(int total, const char* unit_option) const;
@@ -50,6 +52,9 @@ struct TrainResult {
   double data_wait_seconds = 0;     // the loop waiting for the loader
   double loading_seconds = 0;       // the loader threads busy
   double checkpoint_seconds = 0;
+  int ranks = 1;                    // processes of a data-parallel run
+  double allreduce_seconds = 0;     // averaging the gradients over the ranks
+  double rank_wait_seconds = 0;     // the other collectives, mostly waiting for the slowest rank
   nlohmann::json validations = nlohmann::json::array();
 };
 

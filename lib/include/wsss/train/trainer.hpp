@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "wsss/io/vocab.hpp"
+#include "wsss/train/distributed.hpp"
 #include "wsss/train/options.hpp"
 #include "wsss/models/resnet.hpp"
 
@@ -48,6 +49,9 @@ struct StepLoss {
   std::vector<std::pair<std::string, torch::Tensor>> parts;   // shown beside it in the progress line
 };
 
+// Extra meta.json fields of a finished run, given its result.
+using DescribeResult = std::function<void(const TrainResult&, nlohmann::ordered_json& extra)>;
+
 // One model's part of training.
 class TrainTask {
  public:
@@ -65,6 +69,13 @@ class TrainTask {
   // Loader batch `index`, counted from the first of the schedule. Called from
   // the loader threads: it must depend only on the index (and the seed).
   virtual Batch load(std::size_t index) = 0;
+  // Rank `part`'s slice of loader batch `index` in a data-parallel run of
+  // `parts` ranks: samples [B*part/parts, B*(part+1)/parts) of load(index). The
+  // default loads the whole batch and slices the first dimension of each of its
+  // tensors; a task overrides it to load only its slice.
+  virtual Batch load_part(std::size_t index, int part, int parts);
+  // This rank's loss on its slice. A loss that divides by a count of the whole
+  // batch (a masked mean) takes the count and the quotient from global_batch().
   virtual StepLoss loss(const Batch& batch) = 0;
   // The advice after a non-finite loss.
   virtual std::string divergence_hint() const { return "lower --lr"; }
@@ -73,16 +84,26 @@ class TrainTask {
   // meta.json's history and may log a line.
   virtual bool validates_at(int /*done*/, bool /*last*/) const { return false; }
   virtual nlohmann::json validate(int /*done*/) { return nullptr; }
-};
 
-// Extra meta.json fields of a finished run, given its result.
-using DescribeResult = std::function<void(const TrainResult&, nlohmann::ordered_json& extra)>;
+ protected:
+  // The global batch of a data-parallel run (one process: plain quotients).
+  const GlobalBatch& global_batch() const { return global_batch_; }
+
+ private:
+  friend TrainResult run_training(TrainTask&, const TrainOptions&, const fs::path&, const Vocabulary&,
+                                  const std::string&, const DescribeResult&);
+  GlobalBatch global_batch_;
+};
 
 // Trains `task` into out_dir: refuses to clobber a model or a checkpoint
 // (unless options.overwrite; options.resume continues from the checkpoint),
 // writes checkpoint.safetensors + checkpoint.state every save_every units and
 // after the last one run, and at the end classes.json, meta.json and
 // model.safetensors (last: "model exists" means "training done").
+// With options.ranks.distributed(), this process is one rank of a data-parallel
+// run (docs/scale-out.md): it joins the process group, takes rank 0's weights,
+// trains on its slice of every batch with gradients averaged over the ranks,
+// and only rank 0 writes files or validates.
 TrainResult run_training(TrainTask& task, const TrainOptions& options, const fs::path& out_dir,
                          const Vocabulary& vocab, const std::string& input_hash,
                          const DescribeResult& describe = nullptr);
@@ -101,6 +122,8 @@ class EpochSampler {
     std::size_t record;
   };
   std::vector<Item> batch(std::size_t index) const;  // safe to call from several threads
+  // Part `part` of `parts` of batch(index) (data-parallel ranks: train/trainer.hpp's load_part).
+  std::vector<Item> batch(std::size_t index, int part, int parts) const;
 
  private:
   std::size_t records_, batch_, steps_per_epoch_;
