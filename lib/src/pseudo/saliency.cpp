@@ -5,7 +5,7 @@
 #include <string>
 
 #include "wsss/core/error.hpp"
-#include "wsss/io/npy.hpp"
+#include "wsss/io/npy_array.hpp"
 
 namespace wsss::pseudo {
 
@@ -24,7 +24,7 @@ std::vector<float> read_saliency(const fs::path& file, int width, int height) {
   if (!fs::exists(file)) throw InputError(file, "saliency map does not exist");
   std::vector<float> out;
   if (file.extension() == ".npy") {
-    ScoreMap m = read_npy(file);  // finite values only
+    ScoreMap m = read_npy_array(file);  // finite values only
     const bool plane = m.shape.size() == 2 || (m.shape.size() == 3 && m.shape[0] == 1);
     if (!plane) throw InputError(file, "saliency map must be [H, W] or [1, H, W]");
     const std::int64_t h = m.shape[m.shape.size() - 2], w = m.shape.back();
