@@ -42,7 +42,7 @@ Timing time_steps(int steps, const std::function<double()>& step) {
   return t;
 }
 
-int bench(int argc, char** argv) {
+int run_bench(int argc, char** argv) {
   if (argc < 5) throw UsageError("CROP BATCH STEPS THREADS [ARCH [WIDTH [CLASSES]]]");
   const int crop = std::stoi(argv[1]), batch = std::stoi(argv[2]), steps = std::stoi(argv[3]);
   const int threads = std::stoi(argv[4]);
@@ -115,7 +115,7 @@ int bench(int argc, char** argv) {
 int main(int argc, char** argv) {
   tune_runtime_environment(argv);
   try {
-    return bench(argc, argv);
+    return run_bench(argc, argv);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "wsss_bench_amn: usage: %s\n", e.what());
     return 2;
