@@ -19,7 +19,7 @@ help:
 	@echo "              which start a local Slurm cluster as root; NO_SLURM=1 installs no Slurm packages)"
 	@echo "make build  - configure and build into $(BUILD)/"
 	@echo "make fuzz [FUZZ_SECONDS=600] - every libFuzzer target that long, one at a time (docs/robustness.md)"
-	@echo "make test-sanitize - the unit tests without LibTorch under ASan+UBSan (clang tree in $(BUILD)/sanitize)"
+	@echo "make test-sanitize - the unit tests and the bad-input corpus without LibTorch under ASan+UBSan (clang tree in $(BUILD)/sanitize)"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make cli-docs - regenerate docs/cli.md from the binaries' --help-all"
 	@echo "make install [PREFIX=/usr/local] - binaries, headers, data_manifests and the CMake package wsss::wsss"
@@ -55,9 +55,14 @@ fuzz: deps
 	  nice -n 19 tests/fuzz/run.sh $(SANITIZE_BUILD)/fuzz/fuzz_$$t $(FUZZ_SECONDS) $(BUILD)/fuzz-work/$$t || failed="$$failed $$t"; \
 	done; [ -z "$$failed" ] || { echo "fuzz: crashes in:$$failed (inputs in $(BUILD)/fuzz-work/)"; exit 1; }
 
+# The unit tests without LibTorch, then the bad-input corpus against the
+# binaries without LibTorch (its cases for the others are skipped), under
+# ASan+UBSan: any sanitizer report fails.
+SANITIZE_BINARIES := wsss-data wsss-miou wsss-pseudo wsss-report wsss-tags wsss-viz
 test-sanitize: deps
-	tests/fuzz/build.sh . $(SANITIZE_BUILD) wsss_unit_tests
+	tests/fuzz/build.sh . $(SANITIZE_BUILD) wsss_unit_tests $(SANITIZE_BINARIES)
 	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	python3 tests/badinput/run.py --bin $(SANITIZE_BUILD)/bin -j $(JOBS)
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit

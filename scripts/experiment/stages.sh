@@ -25,7 +25,7 @@ add_stage() {  # NAME DONE_FILE NEEDED_STAGE...
 # The given files a stage reads (make reruns it when they change).
 add_inputs() { INPUTS[$1]="${INPUTS[$1]:-} ${*:2}"; }
 
-KNOWN_ROWS="cam crf irn recam lpcam amn cam-sal clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
+KNOWN_ROWS="cam crf irn recam recam-irn lpcam lpcam-irn amn cam-sal clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
 
 plan() {
   local row
@@ -97,17 +97,35 @@ plan_row_crf() {
   add_stage crf "$EXP/crf/manifest.jsonl" cam
   add_stage pseudo-crf "$EXP/pseudo-crf/manifest.jsonl" crf
 }
-plan_ir() {
-  plan_classifier
-  add_stage ir "$EXP/ir/manifest.jsonl" cam cam-threshold
+# IRN's steps on the maps of SRC (cam, recam or lpcam), as IRN's, ReCAM's and
+# LPCAM's run_sample.py do: IR labels, the edge network, the walk, a threshold.
+# The stages of SRC=cam are ir, irn-train, irn, irn-threshold; of the others
+# ir-SRC, irn-train-SRC, irn-SRC, irn-SRC-threshold. Sets IRN_PSEUDO_NEEDS.
+plan_irn_on() {  # SRC
+  local src=$1 x
+  x=$(irn_suffix "$1")
+  add_stage "ir$x" "$EXP/ir$x/manifest.jsonl" "$src" "$src-threshold"
+  add_stage "irn-train$x" "$EXP/irn-model$x/model.safetensors" "ir$x" $([ -n "$IRN_INIT" ] || echo classify)
+  add_inputs "irn-train$x" "$IRN_INIT"
+  add_stage "irn$x" "$EXP/irn$x/manifest.jsonl" "ir$x" "irn-train$x"
+  add_stage "irn$x-threshold" "$EXP/eval/irn$x-threshold.txt" "irn$x"
+  IRN_PSEUDO_NEEDS="irn$x irn$x-threshold"
 }
+irn_suffix() { [ "$1" = cam ] || echo "-$1"; }   # SRC: "" for the CAM row's maps
 plan_row_irn() {
-  plan_ir
-  add_stage irn-train "$EXP/irn-model/model.safetensors" ir $([ -n "$IRN_INIT" ] || echo classify)
-  add_inputs irn-train "$IRN_INIT"
-  add_stage irn "$EXP/irn/manifest.jsonl" ir irn-train
-  add_stage irn-threshold "$EXP/eval/irn-threshold.txt" irn
-  add_stage pseudo-irn "$EXP/pseudo-irn/manifest.jsonl" irn irn-threshold
+  plan_classifier
+  plan_irn_on cam
+  add_stage pseudo-irn "$EXP/pseudo-irn/manifest.jsonl" $IRN_PSEUDO_NEEDS
+}
+plan_row_recam_irn() {
+  plan_row_recam
+  plan_irn_on recam
+  add_stage pseudo-recam-irn "$EXP/pseudo-recam-irn/manifest.jsonl" $IRN_PSEUDO_NEEDS
+}
+plan_row_lpcam_irn() {
+  plan_row_lpcam
+  plan_irn_on lpcam
+  add_stage pseudo-lpcam-irn "$EXP/pseudo-lpcam-irn/manifest.jsonl" $IRN_PSEUDO_NEEDS
 }
 # ReCAM and LPCAM: other maps from the CAM row's classifier, then the CAM row's
 # steps (a swept or given background threshold, pseudo masks).
@@ -129,7 +147,8 @@ plan_row_lpcam() {
 # class channels give a second set of IR labels (the reference's 0.45 / 0.15)
 # for a second IRN, whose walk of the maps (cam^1.3) gives the pseudo masks.
 plan_row_amn() {
-  plan_ir
+  plan_classifier
+  add_stage ir "$EXP/ir/manifest.jsonl" cam cam-threshold   # as plan_irn_on cam
   add_stage amn-train "$EXP/amn-model/model.safetensors" ir $([ -n "$IRN_INIT" ] || echo classify)
   add_inputs amn-train "$IRN_INIT"
   add_stage amn "$EXP/amn/manifest.jsonl" ir amn-train
@@ -324,7 +343,7 @@ detections_for() {  # SETTING_VALUE OUT_JSON
 # --- the stages ----------------------------------------------------------------------
 
 run_stage() {  # STAGE
-  local s=$1 out=${DONE[$1]} t fg bg row manifest field
+  local s=$1 out=${DONE[$1]} t fg bg row manifest field src x
   STAGE=$s
   case $s in
     data-train | data-val | data-eval) data_import "${s#data-}" "$out" ;;
@@ -346,27 +365,33 @@ run_stage() {  # STAGE
     pseudo-crf)
       per_image "$EXP/pseudo-crf" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
         "$EXP/crf/manifest.jsonl" "$EXP/pseudo-crf" ;;
-    ir)
-      t=$(value_of "$EXP/eval/cam-threshold.txt")
+    ir | ir-recam | ir-lpcam)
+      src=${s#ir} src=${src#-} src=${src:-cam}
+      t=$(value_of "$EXP/eval/$src-threshold.txt")
       fg=$IR_FG bg=$IR_BG
       [ "$fg" = auto ] && fg=$(awk -v t="$t" 'BEGIN { printf "%.2f", t + 0.10 }')
       [ "$bg" = auto ] && bg=$(awk -v t="$t" 'BEGIN { printf "%.2f", t - 0.10 }')
       # shellcheck disable=SC2086
-      per_image "$EXP/ir" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --ignore "irn:$fg:$bg" $IR_OPTS \
-        --out-field ir_label "$EXP/cam/manifest.jsonl" "$EXP/ir" ;;
-    irn-train)
+      per_image "$EXP/$s" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --ignore "irn:$fg:$bg" $IR_OPTS \
+        --out-field ir_label "$EXP/$src/manifest.jsonl" "$EXP/$s" ;;
+    irn-train | irn-train-recam | irn-train-lpcam)
+      x=${s#irn-train}
       # shellcheck disable=SC2086
-      trainer wsss-refine irn-train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/irn-model") \
+      trainer wsss-refine irn-train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/irn-model$x") \
         --init "${IRN_INIT:-$EXP/cls/model.safetensors}" $IRN_TRAIN_OPTS --epochs "$IRN_EPOCHS" \
-        "$EXP/ir/manifest.jsonl" "$EXP/irn-model" ;;
-    irn)
+        "$EXP/ir$x/manifest.jsonl" "$EXP/irn-model$x" ;;
+    irn | irn-recam | irn-lpcam)
+      x=${s#irn}
       # shellcheck disable=SC2086
-      per_image "$EXP/irn" wsss-refine irn -j "$J" $(resume_or_replace "$out") $IRN_OPTS \
-        --model "$EXP/irn-model/model.safetensors" "$EXP/ir/manifest.jsonl" "$EXP/irn" ;;
-    irn-threshold) threshold_stage irn "$EXP/irn/manifest.jsonl" refined "$IRN_BG" "$IRN_SWEEP" ;;
-    pseudo-irn)
-      per_image "$EXP/pseudo-irn" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
-        --bg-threshold "$(value_of "$EXP/eval/irn-threshold.txt")" "$EXP/irn/manifest.jsonl" "$EXP/pseudo-irn" ;;
+      per_image "$EXP/$s" wsss-refine irn -j "$J" $(resume_or_replace "$out") $IRN_OPTS \
+        --model "$EXP/irn-model$x/model.safetensors" "$EXP/ir$x/manifest.jsonl" "$EXP/$s" ;;
+    irn-threshold | irn-recam-threshold | irn-lpcam-threshold)
+      row=${s%-threshold}
+      threshold_stage "$row" "$EXP/$row/manifest.jsonl" refined "$IRN_BG" "$IRN_SWEEP" ;;
+    pseudo-irn | pseudo-recam-irn | pseudo-lpcam-irn)
+      case $s in pseudo-irn) row=irn ;; *) row=irn-${s#pseudo-} row=${row%-irn} ;; esac   # pseudo-recam-irn: irn-recam
+      per_image "$EXP/$s" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
+        --bg-threshold "$(value_of "$EXP/eval/$row-threshold.txt")" "$EXP/$row/manifest.jsonl" "$EXP/$s" ;;
     recam-train)
       # shellcheck disable=SC2086
       trainer wsss-classify recam -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/recam-model") \

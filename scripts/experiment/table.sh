@@ -8,6 +8,8 @@ row_label() {  # ROW
     crf) echo "CAM + dense CRF ($(preset_of "$CRF_OPTS") preset)" ;;
     irn) echo "CAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-threshold.txt"))" ;;
     recam) echo "ReCAM (bg threshold $(cat "$EXP/eval/recam-threshold.txt"))" ;;
+    recam-irn) echo "ReCAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-recam-threshold.txt"))" ;;
+    lpcam-irn) echo "LPCAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-lpcam-threshold.txt"))" ;;
     lpcam) echo "LPCAM (bg threshold $(cat "$EXP/eval/lpcam-threshold.txt"))" ;;
     amn) echo "AMN + IRN random walk (IR labels $AMN_IR_FG / $AMN_IR_BG, bg threshold $(cat "$EXP/eval/amn-threshold.txt"))" ;;
     cam-sal) echo "CAM + saliency ($([ -n "$SALIENCY" ] && echo "saliency maps" || echo "synthetic stand-in"), OAA's rule)" ;;
@@ -66,7 +68,7 @@ write_table() {
   for row in $ROWS; do
     label=$(row_label "$row")
     seg=0
-    case " $(seg_rows) " in *" $row "*) seg=1 ;; esac
+    case " $(seg_rows | tr '\n' ' ') " in *" $row "*) seg=1 ;; esac
     pseudo_m=null pseudo_eval=null pred_m=null seg_eval=null stages=""
     if [ "$row" = gt ]; then
       pm=100

@@ -31,6 +31,9 @@ if [ "$case_name" = fixture ]; then
   wsss-train-seg train -q -j1 --arch resnet18 --width 8 --crop 48 --batch 2 --iters 2 --field mask \
     data/manifest.jsonl seg
   wsss-data boxes -q data/manifest.jsonl boxes.json
+  wsss-classify recam -q -j1 --init cls/model.safetensors --resize-long 40:56 --crop 48 --batch 4 --epochs 1 \
+    data/manifest.jsonl recam
+  wsss-lpcam cluster -q -j2 --clusters 2 --model cls/model.safetensors cam/manifest.jsonl proto
   # A tagger's output for wsss-tags labels: the synthetic classes by name, one
   # unmatched tag.
   $PY - <<'PYEOF'
@@ -81,6 +84,15 @@ case $case_name in
     wsss-data synth -q --count 6 --size 64x48 --seed 3 "$W/data"
     "${KR[@]}" --name wsss-clip-es --kind stage -- \
       wsss-clip-es -j2 --model "$W/fx/model.pt" "$W/data/manifest.jsonl" OUT ;;
+  cam_recam) "${KR[@]}" --name "wsss-cam --recam" --kind stage -- \
+         wsss-cam -j2 --recam --model "$F/recam/model.safetensors" "$F/data/manifest.jsonl" OUT ;;
+  cam_lpcam) "${KR[@]}" --name "wsss-cam --lpcam" --kind stage -- \
+         wsss-cam -j2 --lpcam "$F/proto/prototypes.safetensors" --model "$F/cls/model.safetensors" \
+           "$F/data/manifest.jsonl" OUT ;;
+  lpcam_cluster) "${KR[@]}" --name "wsss-lpcam cluster" --kind whole -- \
+         wsss-lpcam cluster -j2 --clusters 2 --model "$F/cls/model.safetensors" "$F/cam/manifest.jsonl" OUT ;;
+  viz) "${KR[@]}" --name wsss-viz --kind stage -- \
+         wsss-viz -j2 --scores cam --masks mask "$F/cam/manifest.jsonl" OUT ;;
   data_synth) "${KR[@]}" --name "wsss-data synth" --kind stage -- \
          wsss-data synth -j2 --count 12 --size 48x48 --seed 4 OUT ;;
   data_voc) need_voc; "${KR[@]}" --name "wsss-data voc" --kind stage -- \
@@ -96,6 +108,9 @@ case $case_name in
   irn_train) "${KR[@]}" --name "wsss-refine irn-train" --kind train -- \
          wsss-refine irn-train -j1 --init "$F/cls/model.safetensors" --crop 48 --batch 4 --epochs 3 --save-every 1 \
            "$F/ir/manifest.jsonl" OUT ;;
+  recam_train) "${KR[@]}" --name "wsss-classify recam" --kind train -- \
+         wsss-classify recam -j1 --init "$F/cls/model.safetensors" --resize-long 40:56 --crop 48 --batch 4 \
+           --epochs 3 --save-every 1 "$F/data/manifest.jsonl" OUT ;;
   seg_train) "${KR[@]}" --name "wsss-train-seg train" --kind train -- \
          wsss-train-seg train -j1 --arch resnet18 --width 8 --crop 48 --batch 2 --iters 6 --save-every 2 \
            --field mask "$F/data/manifest.jsonl" OUT ;;

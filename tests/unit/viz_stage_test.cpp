@@ -75,7 +75,7 @@ TEST_CASE("per-image mIoU is the mean over the classes present in GT or predicti
   CHECK_THROWS_AS(image_miou(gt, pred, 3, 255, "gt", "pred"), InputError);
 }
 
-TEST_CASE("--worst picks the lowest per-image mIoU first, --ids keeps its order", "[viz]") {
+TEST_CASE("viz selection: --worst picks the lowest per-image mIoU first, --ids keeps its order", "[viz]") {
   TempDir dir;
   const Manifest m = fixture(dir, {4, 1, 3, 0, 2});
   VizOptions o;
@@ -112,7 +112,7 @@ TEST_CASE("--worst picks the lowest per-image mIoU first, --ids keeps its order"
   CHECK_THROWS_WITH(select_records(m, three_classes(), worst, no_errors, 1), Catch::Contains("--worst needs"));
 }
 
-TEST_CASE("--sample is seeded, independent of the manifest's order and stable when images are added", "[viz]") {
+TEST_CASE("viz selection: --sample is seeded, independent of the manifest's order and stable when images are added", "[viz]") {
   Manifest m;
   for (int i = 0; i < 40; ++i) {
     Record r;
