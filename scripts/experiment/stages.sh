@@ -369,8 +369,9 @@ run_stage() {  # STAGE
       src=${s#ir} src=${src#-} src=${src:-cam}
       t=$(value_of "$EXP/eval/$src-threshold.txt")
       fg=$IR_FG bg=$IR_BG
-      [ "$fg" = auto ] && fg=$(awk -v t="$t" 'BEGIN { printf "%.2f", t + 0.10 }')
-      [ "$bg" = auto ] && bg=$(awk -v t="$t" 'BEGIN { printf "%.2f", t - 0.10 }')
+      # auto: t +- 0.10, kept within [0, 1] (a best threshold near 0 or 1)
+      [ "$fg" = auto ] && fg=$(awk -v t="$t" 'BEGIN { v = t + 0.10; printf "%.2f", (v > 1 ? 1 : v) }')
+      [ "$bg" = auto ] && bg=$(awk -v t="$t" 'BEGIN { v = t - 0.10; printf "%.2f", (v < 0 ? 0 : v) }')
       # shellcheck disable=SC2086
       per_image "$EXP/$s" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --ignore "irn:$fg:$bg" $IR_OPTS \
         --out-field ir_label "$EXP/$src/manifest.jsonl" "$EXP/$s" ;;

@@ -104,8 +104,14 @@ write_table() {
     echo "Times are wall seconds of each stage's last run (stages shared by rows, such as"
     echo "classify and cam, count in each); segmentation = wsss-train-seg train ($SEG_ITERS iterations) + predict on val."
   } >> "$md"
-  printf '{"format": "wsss-table1", "version": 2, "experiment": "%s", "config": "config.json", "baseline_miou_train": %s, "rows": [%s]}\n' \
-    "$(json_escape "$EXP")" "$base" "$json_rows" > "$json"
+  # The manifests the rows were made from (wsss-report reads them: docs/viz.md).
+  local sources="" key m
+  for key in train val; do
+    [ "$key" = train ] && m=$TRAIN_M || m=$VAL_M
+    [ -n "$m" ] && sources+=$(printf '"%s_manifest": "%s", ' "$key" "$(json_escape "$(realpath -m -- "$m")")")
+  done
+  printf '{"format": "wsss-table1", "version": 2, "experiment": "%s", "config": "config.json", %s"baseline_miou_train": %s, "rows": [%s]}\n' \
+    "$(json_escape "$EXP")" "$sources" "$base" "$json_rows" > "$json"
   mv "$md" "$EXP/results.md"
   mv "$json" "$EXP/results.json"
   cat "$EXP/results.md"

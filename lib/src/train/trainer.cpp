@@ -232,8 +232,10 @@ std::string megabytes(double bytes) {
 TrainResult run_training(TrainTask& task, const TrainOptions& o, const fs::path& out_dir, const Vocabulary& vocab,
                          const std::string& input_hash, const DescribeResult& describe) {
   const auto start_time = Clock::now();
-  // A second training run into OUT_DIR is refused while this one runs.
-  OutputLock lock(out_dir, "", o.provenance.program.empty() ? "wsss" : o.provenance.program);
+  // A second training run into OUT_DIR is refused while this one runs. Of a
+  // data-parallel run only rank 0 holds the lock: it alone writes there.
+  std::optional<OutputLock> lock;
+  if (o.ranks.rank == 0) lock.emplace(out_dir, "", o.provenance.program.empty() ? "wsss" : o.provenance.program);
   check_can_train(o, out_dir);
   const Schedule s = task.schedule();
   const int micro = std::max(1, s.micro_per_step);
