@@ -28,7 +28,7 @@ row_stages() {  # ROW
   local s out=() want
   for s in "${STAGES[@]}"; do
     case $s in data-* | seg-* | pred-* | table) continue ;; esac
-    for want in $(upstream "pseudo-$1"); do [ "$want" = "$s" ] && out+=("$s"); done
+    for want in $(upstream "pseudo-$1"); do [ "$want" = "$s" ] && { out+=("$s"); break; }; done  # once, however many paths lead to it
   done
   echo "${out[*]}"
 }
