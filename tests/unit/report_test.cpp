@@ -255,6 +255,12 @@ TEST_CASE("a bad experiment directory is an error naming the file", "[report]") 
   CHECK_THROWS_WITH(read_experiment(tmp.path), Catch::Contains("\"seg_eval\" must be a non-empty path string"));
   write_file_atomic(tmp / "results.json", "{\"rows\": [");
   CHECK_THROWS_WITH(read_experiment(tmp.path), Catch::Contains("malformed JSON"));
+  // null: the experiment has none (a row without segmentation), not the default path.
+  fs::create_directories(tmp / "pred-a");
+  write_file_atomic(tmp / "pred-a" / "manifest.jsonl", "not a manifest\n");
+  write_file_atomic(tmp / "results.json", "{\"rows\": [{\"row\":\"a\",\"pred_manifest\":null,\"seg_eval\":null}]}");
+  CHECK_NOTHROW(build_report(read_experiment(tmp.path), ReportOptions()));
+  fs::remove_all(tmp / "pred-a");
   // Rows without any output: a report with notes, not an error.
   write_file_atomic(tmp / "results.json", "{\"rows\": [{\"row\":\"a\"}]}");
   const std::string html = build_report(read_experiment(tmp.path), ReportOptions());

@@ -78,7 +78,7 @@ std::string note(const std::string& text) { return "<p class=\"note\">" + esc(te
 fs::path resolve(const fs::path& dir, const json& entry, const char* key, const fs::path& fallback,
                  const fs::path& file, const std::string& where) {
   if (!entry.contains(key)) return fallback;
-  if (entry[key].is_null()) return {};  // the row has none (e.g. no segmentation model: SEG_ROWS)
+  if (entry[key].is_null()) return {};  // the experiment has none (a row without segmentation): nothing to read
   if (!entry[key].is_string() || entry[key].get<std::string>().empty())
     throw InputError(file, where + ": \"" + key + "\" must be a non-empty path string or null");
   fs::path p = entry[key].get<std::string>();

@@ -85,7 +85,13 @@ ProcessGroup::~ProcessGroup() = default;
 int ProcessGroup::rank() const { return impl_->ranks.rank; }
 int ProcessGroup::size() const { return impl_->ranks.world; }
 
-void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, std::size_t bucket_bytes) {
+namespace {
+
+// One collective over `tensors` in buckets of about `bucket_bytes`: each bucket
+// flattened, all started before any is waited for (Gloo overlaps them), then
+// `finish` on each flat result before it is copied back.
+template <typename Start, typename Finish>
+void bucketed(const std::vector<torch::Tensor>& tensors, std::size_t bucket_bytes, Start start, Finish finish) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<torch::Tensor>> parts = buckets(tensors, bucket_bytes);
   std::vector<torch::Tensor> flat;
@@ -93,29 +99,26 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, std::siz
   for (const auto& part : parts) {
     flat.push_back(flatten(part));
     std::vector<at::Tensor> one{flat.back()};
-    work.push_back(impl_->group->broadcast(one));
+    work.push_back(start(one));
   }
   for (std::size_t i = 0; i < parts.size(); ++i) {
     work[i]->wait();
+    finish(flat[i]);
     unflatten_into(flat[i], parts[i]);
   }
 }
 
+}  // namespace
+
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, std::size_t bucket_bytes) {
+  bucketed(tensors, bucket_bytes, [&](std::vector<at::Tensor>& one) { return impl_->group->broadcast(one); },
+           [](torch::Tensor&) {});
+}
+
 void ProcessGroup::average(const std::vector<torch::Tensor>& tensors, std::size_t bucket_bytes) {
-  torch::NoGradGuard no_grad;
-  std::vector<std::vector<torch::Tensor>> parts = buckets(tensors, bucket_bytes);
-  std::vector<torch::Tensor> flat;
-  std::vector<c10::intrusive_ptr<c10d::Work>> work;
-  for (const auto& part : parts) {
-    flat.push_back(flatten(part));
-    std::vector<at::Tensor> one{flat.back()};
-    work.push_back(impl_->group->allreduce(one));
-  }
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    work[i]->wait();
-    flat[i].div_(double(size()));
-    unflatten_into(flat[i], parts[i]);
-  }
+  const double n = double(size());
+  bucketed(tensors, bucket_bytes, [&](std::vector<at::Tensor>& one) { return impl_->group->allreduce(one); },
+           [n](torch::Tensor& sum) { sum.div_(n); });
 }
 
 torch::Tensor ProcessGroup::sum(const torch::Tensor& local) {
