@@ -25,7 +25,7 @@ struct SynthArgs {
   wsss::cli::CommonOptions common;
 };
 struct JoinArgs {
-  std::string a, b, output, missing = "error";
+  std::string a, b, folder, output, missing = "error";
   std::vector<std::string> take;
   wsss::cli::CommonOptions common;
 };

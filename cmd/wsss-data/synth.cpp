@@ -16,6 +16,8 @@ void add_synth(CLI::App& app, SynthArgs& args, wsss::cli::Action& action) {
       ->capture_default_str();
   sub->add_flag("--masks-only", args.synth.masks_only,
                 "Write only the GT masks and labels, no RGB images (for evaluation tests and benchmarks)");
+  sub->add_flag("--saliency", args.synth.saliency,
+                "Also write saliency/<id>.png, a noisy stand-in for a saliency model's output (field \"saliency\")");
   wsss::cli::add_common_options(*sub, args.common, wsss::cli::kPerImage | wsss::cli::kSeed);
   wsss::cli::describe(*sub,
                       "Generates a deterministic synthetic WSSS data set with the built-in 'synth' vocabulary: "

@@ -55,6 +55,9 @@ void setup(CLI::App& app, Args& a, cli::Action& action) {
                     ->type_name("FLOAT")
                     ->check(cli::positive())
                     ->each([&o](const std::string& text) { o.background = {BackgroundRule::Power, std::stod(text)}; });
+  app.add_flag("--drop-bg-channel", o.drop_bg_channel,
+               "Score maps with a background channel (classes starting with 0, e.g. AMN's): drop it and decide "
+               "background from the class channels with --bg-threshold/--bg-sweep/--bg-power (AMN's eval_amn_cam)");
   app.add_option("--sweep-edge", "A sweep's best on an edge of its range: widen (sweep again up to 0 or 1) or "
                                  "warn (default widen)")
       ->check(CLI::IsMember({"widen", "warn"}))

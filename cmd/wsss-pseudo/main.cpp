@@ -22,11 +22,27 @@ void setup(CLI::App& app, Args& a, cli::Action& action) {
   cli::add_background_options(app, a.background, "default 0.15 (IRN's cam_eval_thres)");
   app.add_option("--ignore", a.ignore, "none, irn[:FG:BG] (default 0.30:0.05) or confidence[:P] (default 0.95)");
   app.add_option("--crf", a.options.crf, "CRF preset applied before the argmax: irn, psa or deeplab");
+  const std::string sal = "Saliency";
+  auto& s = a.options.saliency;
+  app.add_option("--saliency", a.options.saliency_field,
+                 "Field of saliency maps (PNG 0-255 or .npy in [0,1]): background from saliency, classes from the "
+                 "score maps, OAA's proxy-GT rule (docs/pseudo.md)")->group(sal);
+  app.add_option("--sal-threshold", s.threshold, "Background only where saliency < T (OAA: 32/255)")
+      ->check(cli::range(0, 1))->capture_default_str()->group(sal);
+  app.add_option("--sal-floor", s.floor, "Scores (1 - saliency, min-max normalised maps) below F count as 0")
+      ->check(cli::range(0, 1))->capture_default_str()->group(sal);
+  app.add_option("--sal-conflict", s.conflict, "255 where two or more scores exceed C")
+      ->check(cli::range(0, 1))->capture_default_str()->group(sal);
+  app.add_option("--sal-object", s.object, "A map above A marks its pixel salient (255 unless a class wins)")
+      ->check(cli::range(0, 1))->capture_default_str()->group(sal);
+  app.add_option("--sal-min-fg", s.min_foreground, "An image with a smaller foreground share becomes all 255")
+      ->check(cli::range(0, 1))->capture_default_str()->group(sal);
   action = [&app, &a] {
     return cli::run_per_image(app, a.stage, [&a](const cli::PerImageInputs& in) {
       a.options.background = a.background.rule({BackgroundRule::Threshold, 0.15});
       a.options.ignore = pseudo::IgnoreRule::parse(a.ignore);
       a.options.background_given = a.background.given();
+      a.options.drop_bg_channel = a.background.drop_channel;
       return pseudo::make_pseudo_processor(in.vocab, in.manifest.path, in.args.out_dir, a.options);
     });
   };

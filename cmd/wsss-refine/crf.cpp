@@ -39,10 +39,11 @@ void add_crf(CLI::App& app, CrfArgs& a, cli::Action& action) {
       const bool masks = !a.options.mask_field.empty();
       if (masks && sub->count("--preset") == 0) a.options.preset = "irn";  // IRN's label CRF
       if (sub->count("--gt-prob") && !masks) throw UsageError("--gt-prob applies to --mask-field only");
-      if (masks && (sub->count("--bg-power") || sub->count("--bg-threshold")))
-        throw UsageError("--bg-power and --bg-threshold apply to score maps, not to --mask-field");
+      if (masks && (sub->count("--bg-power") || sub->count("--bg-threshold") || a.background.drop_channel))
+        throw UsageError("--bg-power, --bg-threshold and --drop-bg-channel apply to score maps, not to --mask-field");
       return cli::run_per_image(*sub, a.stage, [&a](const cli::PerImageInputs& in) {
         a.options.background = a.background.rule({BackgroundRule::Power, 1.0});
+        a.options.drop_bg_channel = a.background.drop_channel;
         return refine::make_crf_processor(in.vocab, in.manifest.path, in.args.out_dir, a.options);
       });
     };

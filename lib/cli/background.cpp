@@ -17,6 +17,9 @@ void add_background_options(CLI::App& app, BackgroundOptions& o, const std::stri
       ->check(range(0, 1))->capture_default_str()->default_str("");
   app.add_option("--bg-power", o.power, "Background score (1 - max)^A (PSA, CLIP-ES)")
       ->check(positive())->default_str("");
+  app.add_flag("--drop-bg-channel", o.drop_channel,
+               "Score maps with a background channel (classes starting with 0, e.g. AMN's): drop it and decide "
+               "background by the rule above from the class channels (AMN's reference does)");
 }
 
 }  // namespace wsss::cli

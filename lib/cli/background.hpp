@@ -10,6 +10,7 @@ namespace wsss::cli {
 struct BackgroundOptions {
   double threshold = -1;  // unset
   double power = -1;      // unset
+  bool drop_channel = false;  // --drop-bg-channel
   // The rule given on the command line, or `fallback` when neither option was given.
   BackgroundRule rule(const BackgroundRule& fallback) const;
   bool given() const { return threshold >= 0 || power >= 0; }

@@ -25,7 +25,7 @@ add_stage() {  # NAME DONE_FILE NEEDED_STAGE...
 # The given files a stage reads (make reruns it when they change).
 add_inputs() { INPUTS[$1]="${INPUTS[$1]:-} ${*:2}"; }
 
-KNOWN_ROWS="cam crf irn recam recam-irn lpcam lpcam-irn clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
+KNOWN_ROWS="cam crf irn recam recam-irn lpcam lpcam-irn amn cam-sal clip-es sam-text sam-zeroshot sam-cam clip-sam gt"
 
 plan() {
   local row
@@ -144,6 +144,32 @@ plan_row_lpcam() {
   add_stage lpcam "$EXP/lpcam/manifest.jsonl" lpcam-cluster
   add_stage lpcam-threshold "$EXP/eval/lpcam-threshold.txt" lpcam
   add_stage pseudo-lpcam "$EXP/pseudo-lpcam/manifest.jsonl" lpcam lpcam-threshold
+}
+# AMN (docs/amn.md): trained on the IRN row's IR labels (stage ir); its maps'
+# class channels give a second set of IR labels (the reference's 0.45 / 0.15)
+# for a second IRN, whose walk of the maps (cam^1.3) gives the pseudo masks.
+plan_row_amn() {
+  plan_classifier
+  add_stage ir "$EXP/ir/manifest.jsonl" cam cam-threshold   # as plan_irn_on cam
+  add_stage amn-train "$EXP/amn-model/model.safetensors" ir $([ -n "$IRN_INIT" ] || echo classify)
+  add_inputs amn-train "$IRN_INIT"
+  add_stage amn "$EXP/amn/manifest.jsonl" ir amn-train
+  add_stage amn-ir "$EXP/amn-ir/manifest.jsonl" amn
+  add_stage amn-irn-train "$EXP/amn-irn-model/model.safetensors" amn-ir $([ -n "$IRN_INIT" ] || echo classify)
+  add_inputs amn-irn-train "$IRN_INIT"
+  add_stage amn-irn "$EXP/amn-irn/manifest.jsonl" amn-ir amn-irn-train
+  add_stage amn-threshold "$EXP/eval/amn-threshold.txt" amn-irn
+  add_stage pseudo-amn "$EXP/pseudo-amn/manifest.jsonl" amn-irn amn-threshold
+}
+# CAM + saliency (docs/pseudo.md, "Saliency"): the CAMs with a saliency map per
+# image (SALIENCY's folder, or the synthetic stand-in), OAA's rule.
+plan_row_cam_sal() {
+  plan_classifier
+  [ -n "$SALIENCY" ] || [ "$DATA" = synth ] \
+    || { echo "pipeline.sh: the cam-sal row needs SALIENCY (a folder of <id>.png or <id>.npy saliency maps)" >&2; exit 2; }
+  add_stage saliency "$EXP/saliency/manifest.jsonl" cam
+  add_inputs saliency "$SALIENCY"
+  add_stage pseudo-cam-sal "$EXP/pseudo-cam-sal/manifest.jsonl" saliency
 }
 plan_row_clip_es() {
   require_setting CLIP_MODEL "the clip-es row"
@@ -393,6 +419,46 @@ run_stage() {  # STAGE
       row=${s#pseudo-}
       per_image "$EXP/$s" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") \
         --bg-threshold "$(value_of "$EXP/eval/$row-threshold.txt")" "$EXP/$row/manifest.jsonl" "$EXP/$s" ;;
+    amn-train)
+      # shellcheck disable=SC2086
+      trainer wsss-amn train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/amn-model") \
+        --init "${IRN_INIT:-$EXP/cls/model.safetensors}" $AMN_TRAIN_OPTS --epochs "$AMN_EPOCHS" \
+        "$EXP/ir/manifest.jsonl" "$EXP/amn-model" ;;
+    amn)
+      # shellcheck disable=SC2086
+      per_image "$EXP/amn" wsss-amn cam -j "$J" $(resume_or_replace "$out") $AMN_OPTS \
+        --model "$EXP/amn-model/model.safetensors" "$EXP/ir/manifest.jsonl" "$EXP/amn" ;;
+    amn-ir)
+      # shellcheck disable=SC2086
+      per_image "$EXP/amn-ir" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --drop-bg-channel \
+        --ignore "irn:$AMN_IR_FG:$AMN_IR_BG" $AMN_IR_OPTS --out-field ir_label "$EXP/amn/manifest.jsonl" "$EXP/amn-ir" ;;
+    amn-irn-train)
+      # shellcheck disable=SC2086
+      trainer wsss-refine irn-train -j "$J" --seed "$SEED" $(train_resume_or_replace "$EXP/amn-irn-model") \
+        --init "${IRN_INIT:-$EXP/cls/model.safetensors}" $IRN_TRAIN_OPTS --epochs "$IRN_EPOCHS" \
+        "$EXP/amn-ir/manifest.jsonl" "$EXP/amn-irn-model" ;;
+    amn-irn)
+      # shellcheck disable=SC2086
+      per_image "$EXP/amn-irn" wsss-refine irn -j "$J" $(resume_or_replace "$out") $IRN_OPTS $AMN_IRN_OPTS \
+        --model "$EXP/amn-irn-model/model.safetensors" "$EXP/amn-ir/manifest.jsonl" "$EXP/amn-irn" ;;
+    amn-threshold) threshold_stage amn "$EXP/amn-irn/manifest.jsonl" refined "$AMN_BG" "$AMN_SWEEP" ;;
+    pseudo-amn)
+      per_image "$EXP/pseudo-amn" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --field refined \
+        --bg-threshold "$(value_of "$EXP/eval/amn-threshold.txt")" "$EXP/amn-irn/manifest.jsonl" "$EXP/pseudo-amn" ;;
+    saliency)
+      local folder=$SALIENCY
+      if [ -z "$folder" ]; then  # the synthetic stand-in for a saliency model, for the training images
+        folder=$EXP/saliency/synth/saliency
+        # shellcheck disable=SC2086
+        run wsss-data synth -q $(resume_or_replace "$EXP/saliency/synth/manifest.jsonl") --masks-only --saliency \
+          --count "$TRAIN_COUNT" --seed 1 --prefix train -j "$J" $SYNTH_OPTS "$EXP/saliency/synth"
+      fi
+      run wsss-data join -q --overwrite "$EXP/cam/manifest.jsonl" --folder "$folder" --take saliency \
+        -o "$out" ;;
+    pseudo-cam-sal)
+      # shellcheck disable=SC2086
+      per_image "$EXP/pseudo-cam-sal" wsss-pseudo -q -j "$J" $(resume_or_replace "$out") --saliency saliency \
+        $SAL_OPTS "$EXP/saliency/manifest.jsonl" "$EXP/pseudo-cam-sal" ;;
     clip-es)
       # shellcheck disable=SC2086
       per_image "$EXP/clip-es" wsss-clip-es -j "$J" $(resume_or_replace "$out") --model "$CLIP_MODEL" \

@@ -11,6 +11,8 @@ row_label() {  # ROW
     recam-irn) echo "ReCAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-recam-threshold.txt"))" ;;
     lpcam-irn) echo "LPCAM + IRN random walk (bg threshold $(cat "$EXP/eval/irn-lpcam-threshold.txt"))" ;;
     lpcam) echo "LPCAM (bg threshold $(cat "$EXP/eval/lpcam-threshold.txt"))" ;;
+    amn) echo "AMN + IRN random walk (IR labels $AMN_IR_FG / $AMN_IR_BG, bg threshold $(cat "$EXP/eval/amn-threshold.txt"))" ;;
+    cam-sal) echo "CAM + saliency ($([ -n "$SALIENCY" ] && echo "saliency maps" || echo "synthetic stand-in"), OAA's rule)" ;;
     clip-es) echo "CLIP-ES + dense CRF (training-free)" ;;
     sam-text) echo "SAM, text input (detector boxes$([ "$DETECTIONS" = oracle ] && echo ': ground truth, an upper bound'))" ;;
     sam-zeroshot) echo "SAM zero-shot (tagger's tags$([ "$ZEROSHOT_DETECTIONS" = oracle ] && echo ', ground-truth boxes'))" ;;
@@ -26,7 +28,7 @@ row_stages() {  # ROW
   local s out=() want
   for s in "${STAGES[@]}"; do
     case $s in data-* | seg-* | pred-* | table) continue ;; esac
-    for want in $(upstream "pseudo-$1"); do [ "$want" = "$s" ] && out+=("$s"); done
+    for want in $(upstream "pseudo-$1"); do [ "$want" = "$s" ] && { out+=("$s"); break; }; done  # once, however many paths lead to it
   done
   echo "${out[*]}"
 }
@@ -67,7 +69,7 @@ write_table() {
   for row in $ROWS; do
     label=$(row_label "$row")
     seg=0
-    case " $(seg_rows) " in *" $row "*) seg=1 ;; esac
+    case " $(seg_rows | tr '\n' ' ') " in *" $row "*) seg=1 ;; esac
     pseudo_m=null pseudo_eval=null pred_m=null seg_eval=null stages=""
     if [ "$row" = gt ]; then
       pm=100

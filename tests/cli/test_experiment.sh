@@ -6,11 +6,11 @@
 # interrupted stage continues from its journal or checkpoint, every stage logs
 # to EXP/log/STAGE.log, --stage/--stop-stage run a range, and a bad
 # configuration file is refused naming its line. The demo's ReCAM and LPCAM rows
-# (with and without IRN) run without their segmentation models here (SEG_ROWS),
-# to keep the test short.
+# (with and without IRN), AMN and CAM + saliency rows run without their
+# segmentation models here (SEG_ROWS), to keep the test short.
 source "$(dirname "$0")/lib.sh"
 
-export TRAIN_COUNT=24 VAL_COUNT=8 CLS_EPOCHS=1 IRN_EPOCHS=1 SEG_ITERS=4 RECAM_EPOCHS=1 SEG_ROWS="cam crf irn gt"
+export TRAIN_COUNT=24 VAL_COUNT=8 CLS_EPOCHS=1 IRN_EPOCHS=1 SEG_ITERS=4 RECAM_EPOCHS=1 AMN_EPOCHS=1 SEG_ROWS="cam crf irn gt"
 EXP=$T/exp
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$WSSS_SOURCE" --no-print-directory BIN="$WSSS_BIN" EXP="$EXP" STAGE_JOBS=1 "$@"; }
 stages_run() { grep -oE '^== [a-z-]+ \(log' "$1" | cut -d' ' -f2 | sort | tr '\n' ' '; }
@@ -21,14 +21,16 @@ assert_grep '^\| ground truth \(fully supervised bound\) \| 100 \| [0-9.]+ \| - 
 for row in cam crf irn gt; do
   assert_grep "\"row\": \"$row\", [^}]*\"seg_miou_val\": [0-9.]+" "$EXP/results.json"
 done
-for row in recam recam-irn lpcam lpcam-irn; do
+for row in recam recam-irn lpcam lpcam-irn amn cam-sal; do
   assert_grep "\"row\": \"$row\", [^}]*\"pseudo_miou_train\": [0-9.]+" "$EXP/results.json"
 done
 assert_grep '^\| ReCAM \(bg threshold [0-9.]+\) \| [0-9.]+ \| - \|' "$T/out"
 assert_grep '^\| LPCAM \(bg threshold [0-9.]+\) \| [0-9.]+ \| - \|' "$T/out"
 assert_grep '^\| ReCAM \+ IRN random walk \(bg threshold [0-9.]+\) \| [0-9.]+ \| - \|' "$T/out"
 assert_grep 'wsss-pseudo .*--ignore irn:[-0-9.]+:[-0-9.]+ .*/lpcam/manifest.jsonl .*/ir-lpcam ?$' "$EXP/log/ir-lpcam.log"
-[ "$(stages_run "$T/err" | wc -w)" = 41 ] || fail "first run: expected all 41 stages, ran: $(stages_run "$T/err")"
+[ "$(stages_run "$T/err" | wc -w)" = 50 ] || fail "first run: expected all 50 stages, ran: $(stages_run "$T/err")"
+assert_grep '^\| AMN \+ IRN random walk \(IR labels 0\.45 / 0\.15, bg threshold [0-9.]+\) \| [0-9.]+ \| - \|' "$T/out"
+assert_grep "^\| CAM \+ saliency \(synthetic stand-in, OAA's rule\) \| [0-9.]+ \| - \|" "$T/out"
 # The report of the whole run, its path printed last.
 assert_grep "^report: $EXP/report.html\$" "$T/out"
 assert_grep 'ReCAM' "$EXP/report.html"

@@ -11,6 +11,12 @@ namespace wsss::cam {
 
 namespace F = torch::nn::functional;
 
+torch::Tensor label_vector(const std::vector<int>& labels, std::int64_t num_foreground) {
+  torch::Tensor t = torch::zeros({num_foreground});
+  for (int c : labels) t[c - 1] = 1.0f;
+  return t;
+}
+
 torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm) {
   cv::Mat scaled = scale == 1.0 ? rgb : resize_image(rgb, scaled_size(rgb.size(), scale));
   ChwImage chw = normalize(scaled, norm);

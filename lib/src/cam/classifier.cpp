@@ -1,6 +1,7 @@
 #include "wsss/cam/classifier.hpp"
 
 #include "classification_task.hpp"
+#include "wsss/cam/cam.hpp"
 
 #include <torch/torch.h>
 
@@ -27,12 +28,6 @@ namespace {
 torch::Tensor to_tensor(const ChwImage& image) {
   return torch::from_blob(const_cast<float*>(image.data.data()), {3, image.height, image.width}, torch::kFloat32)
       .clone();
-}
-
-torch::Tensor multi_hot(const std::vector<int>& labels, int k) {
-  torch::Tensor t = torch::zeros({k});
-  for (int c : labels) t[c - 1] = 1.0f;
-  return t;
 }
 
 std::vector<int> required_labels(const Record& r, const Vocabulary& vocab, const fs::path& manifest) {
@@ -95,7 +90,7 @@ train::Batch ClassificationTask::load_part(std::size_t index, int part, int part
     ChwImage chw = normalize(img);
     if (rng() & 1) chw = flip_horizontal(chw);
     images.push_back(to_tensor(random_crop(chw, a.crop, 0.0f, rng)));
-    targets.push_back(multi_hot(labels_[item.record], k_));
+    targets.push_back(label_vector(labels_[item.record], k_));
   }
   return {torch::stack(images), torch::stack(targets)};
 }

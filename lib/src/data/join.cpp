@@ -69,4 +69,25 @@ JoinResult join_manifests(const Manifest& a, const Manifest& b, const std::vecto
   return result;
 }
 
+Manifest folder_as_manifest(const Manifest& a, const fs::path& dir, const std::string& field,
+                            const std::vector<std::string>& extensions) {
+  if (!fs::is_directory(dir)) throw InputError(dir, "not a directory");
+  Manifest m;
+  m.path = dir;
+  m.dir = fs::absolute(dir);
+  for (const Record& ra : a.records) {
+    const std::string& id = record_id(ra);
+    for (const std::string& ext : extensions) {
+      const fs::path file = m.dir / (id + ext);
+      if (!fs::is_regular_file(file)) continue;
+      Record r = Record::object();
+      r["id"] = id;
+      r[field] = file.lexically_normal().string();
+      m.records.push_back(std::move(r));
+      break;
+    }
+  }
+  return m;
+}
+
 }  // namespace wsss

@@ -10,7 +10,10 @@
 #include "wsss/core/hash.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/io/vocab.hpp"
+#include "wsss/io/atomic_file.hpp"
 #include "wsss/io/image.hpp"
+
+#include <opencv2/imgcodecs.hpp>
 
 namespace wsss {
 
@@ -453,6 +456,72 @@ SynthSample generate_synth_sample(std::uint64_t seed, std::uint64_t index, int w
   return s;
 }
 
+cv::Mat synth_saliency(const Mask& mask, std::uint64_t seed, std::uint64_t index) {
+  // Its own random stream: the images and masks do not change with --saliency.
+  Rng rng(mix64(seed * 0xA0761D6478BD642FULL + mix64(index + 0xE7037ED1A0B428DBULL)));
+  const int w = mask.width, h = mask.height;
+  const std::size_t n = std::size_t(w) * h;
+  const double side = std::min(w, h);
+  std::array<double, 256> strength{};
+  for (int c = 1; c < 256; ++c) strength[std::size_t(c)] = rng.uniform(0.6, 1.0);
+  std::vector<double> s(n);
+  for (std::size_t i = 0; i < n; ++i) s[i] = mask.data[i] == 0 ? 0.0 : strength[mask.data[i]];
+  auto ellipse = [&](double cx, double cy, double rx, double ry, auto&& apply) {
+    const int x0 = std::max(0, int(cx - rx)), x1 = std::min(w - 1, int(cx + rx));
+    const int y0 = std::max(0, int(cy - ry)), y1 = std::min(h - 1, int(cy + ry));
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) {
+        const double dx = (x + 0.5 - cx) / rx, dy = (y + 0.5 - cy) / ry;
+        if (dx * dx + dy * dy <= 1) apply(s[std::size_t(y) * w + x]);
+      }
+  };
+  // A missed part of an object: a hole around a random object pixel.
+  std::vector<std::size_t> object_pixels;
+  for (std::size_t i = 0; i < n; ++i)
+    if (mask.data[i] != 0) object_pixels.push_back(i);
+  if (!object_pixels.empty() && rng.chance(0.5)) {
+    const std::size_t p = object_pixels[std::size_t(rng.next() % object_pixels.size())];
+    const double keep = rng.uniform(0.0, 0.3);
+    ellipse(double(p % std::size_t(w)) + 0.5, double(p / std::size_t(w)) + 0.5, rng.uniform(0.05, 0.15) * side,
+            rng.uniform(0.05, 0.15) * side, [&](double& v) { v *= keep; });
+  }
+  // Salient things that are not objects of a class.
+  const int blobs = rng.chance(0.6) ? rng.randint(1, 2) : 0;
+  for (int b = 0; b < blobs; ++b) {
+    const double value = rng.uniform(0.4, 0.9);
+    ellipse(rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.04, 0.1) * side, rng.uniform(0.04, 0.1) * side,
+            [&](double& v) { v = std::max(v, value); });
+  }
+  const std::uint64_t salt = rng.next();
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] += (hash01(int(i % std::size_t(w)), int(i / std::size_t(w)), salt) - 0.5) * 0.1;
+  // A separable Gaussian blur (sigma 1.5% of the short side), borders replicated,
+  // in a fixed order: the same bytes on every machine.
+  const double sigma = std::max(0.5, 0.015 * side);
+  const int radius = int(std::ceil(3 * sigma));
+  std::vector<double> kernel(std::size_t(2 * radius + 1));
+  double total = 0;
+  for (int t = -radius; t <= radius; ++t) total += kernel[std::size_t(t + radius)] = std::exp(-0.5 * t * t / (sigma * sigma));
+  for (double& k : kernel) k /= total;
+  std::vector<double> tmp(n);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      double acc = 0;
+      for (int t = -radius; t <= radius; ++t)
+        acc += kernel[std::size_t(t + radius)] * s[std::size_t(y) * w + std::clamp(x + t, 0, w - 1)];
+      tmp[std::size_t(y) * w + x] = acc;
+    }
+  cv::Mat out(h, w, CV_8UC1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      double acc = 0;
+      for (int t = -radius; t <= radius; ++t)
+        acc += kernel[std::size_t(t + radius)] * tmp[std::size_t(std::clamp(y + t, 0, h - 1)) * w + x];
+      out.at<std::uint8_t>(y, x) = std::uint8_t(std::lround(std::clamp(acc, 0.0, 1.0) * 255.0));
+    }
+  return out;
+}
+
 std::string synth_id(const std::string& prefix, std::size_t index, std::size_t count) {
   int digits = 1;
   for (std::size_t n = count > 0 ? count - 1 : 0; n >= 10; n /= 10) ++digits;
@@ -488,11 +557,14 @@ class SynthProcessor : public ItemProcessor {
     const std::string& id = record_id(input);
     std::vector<fs::path> files = {mask_path(id)};
     if (!options_.masks_only) files.insert(files.begin(), image_path(id));
+    if (options_.saliency) files.push_back(saliency_path(id));
     return files;
   }
   std::vector<std::string> fields() const override {
-    if (options_.masks_only) return {"labels", "mask"};
-    return {"image", "labels", "mask"};
+    std::vector<std::string> f = {"image", "labels", "mask"};
+    if (options_.masks_only) f.erase(f.begin());
+    if (options_.saliency) f.push_back("saliency");
+    return f;
   }
   Record process(const Record& input, std::uint64_t) override {
     // Seeded by index, not by the stage's per-id seed: --prefix only renames.
@@ -506,12 +578,20 @@ class SynthProcessor : public ItemProcessor {
     write_mask(mask_path(id), s.mask);
     out["labels"] = s.labels;
     out["mask"] = fs::absolute(mask_path(id)).lexically_normal().string();
+    if (options_.saliency) {
+      std::vector<std::uint8_t> png;
+      if (!cv::imencode(".png", synth_saliency(s.mask, seed_, index_.at(id)), png))
+        throw Error(saliency_path(id).string() + ": PNG encoding failed");
+      write_file_atomic(saliency_path(id), std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+      out["saliency"] = fs::absolute(saliency_path(id)).lexically_normal().string();
+    }
     return out;
   }
 
  private:
   fs::path image_path(const std::string& id) const { return out_ / "images" / (id + ".png"); }
   fs::path mask_path(const std::string& id) const { return out_ / "masks" / (id + ".png"); }
+  fs::path saliency_path(const std::string& id) const { return out_ / "saliency" / (id + ".png"); }
   SynthOptions options_;
   fs::path out_;
   std::uint64_t seed_;
@@ -528,7 +608,8 @@ StageSummary write_synth_dataset(const SynthOptions& options, const StageOptions
   input.path = "<synth>";
   std::string description = "synth seed=" + std::to_string(stage.seed) + " count=" + std::to_string(options.count) +
                             " size=" + std::to_string(options.width) + "x" + std::to_string(options.height) +
-                            " prefix=" + options.prefix + (options.masks_only ? " masks-only" : "");
+                            " prefix=" + options.prefix + (options.masks_only ? " masks-only" : "") +
+                            (options.saliency ? " saliency" : "");
   input.content_hash = hex64(fnv1a64(description));
   input.records.reserve(options.count);
   for (std::size_t i = 0; i < options.count; ++i) {

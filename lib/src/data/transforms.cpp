@@ -88,6 +88,36 @@ ChwImage random_crop(const ChwImage& image, int crop, float fill, std::mt19937_6
   return out;
 }
 
+LabelledCrop random_labelled_crop(const cv::Mat& rgb, const cv::Mat& labels, double scale_min, double scale_max,
+                                  int crop, std::mt19937_64& rng) {
+  const double scale = std::uniform_real_distribution<double>(scale_min, scale_max)(rng);
+  const cv::Size size = scaled_size(rgb.size(), scale);
+  ChwImage chw = normalize(resize_image(rgb, size));
+  cv::Mat lab = resize_labels(labels, size);
+  // The labels ride along as a 4th channel holding label - 255, so the crop's fill
+  // of 0 means "unsure" there while the colour channels get IRN's 0.
+  ChwImage joint;
+  joint.channels = 4;
+  joint.height = chw.height;
+  joint.width = chw.width;
+  joint.data = std::move(chw.data);
+  joint.data.resize(std::size_t(4) * joint.height * joint.width);
+  float* lp = joint.plane(3);
+  for (int y = 0; y < lab.rows; ++y)
+    for (int x = 0; x < lab.cols; ++x) lp[std::size_t(y) * lab.cols + x] = float(lab.at<std::uint8_t>(y, x)) - 255.f;
+  if (rng() & 1) joint = flip_horizontal(joint);
+  ChwImage cropped = random_crop(joint, crop, 0.0f, rng);
+  LabelledCrop out;
+  out.labels.resize(std::size_t(crop) * crop);
+  const float* cl = cropped.plane(3);
+  for (std::size_t i = 0; i < out.labels.size(); ++i)
+    out.labels[i] = static_cast<std::uint8_t>(std::lround(cl[i] + 255.f));
+  cropped.data.resize(std::size_t(3) * crop * crop);
+  cropped.channels = 3;
+  out.image = std::move(cropped);
+  return out;
+}
+
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);

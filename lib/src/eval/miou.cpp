@@ -113,6 +113,7 @@ MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary,
     scores["background"] = "threshold";
     scores["threshold"] = options.background.value;
   }
+  if (options.drop_bg_channel) scores["bg_channel"] = "drop";
   result.settings = {{"pred", options.pred_field}, {"gt", options.gt_field},
                      {"pred_ignore", pred_ignore_name(options.pred_ignore)},
                      {"missing", missing_name(options.missing)}, {"scores", scores}};
@@ -174,8 +175,10 @@ MiouResult evaluate_once(const Manifest& manifest, const Vocabulary& vocabulary,
       std::vector<int> classes = score_map_classes(rec, options.pred_field, manifest.path);
       ScoreMap map = read_npy(*pred_file);
       check_score_map(map, classes, k, gt.width, gt.height, *pred_file, "the GT mask " + gt_file->string());
+      if (options.drop_bg_channel) drop_background_channel(map, classes);
       if (sweep && has_background_channel(classes))
-        throw InputError(*pred_file, "score map has a background channel (class 0): evaluate it without --bg-sweep");
+        throw InputError(*pred_file, "score map has a background channel (class 0): evaluate it without --bg-sweep, or "
+                                     "drop it with --drop-bg-channel");
       if (sweep) {
         sweeps[std::size_t(w)]->add_score_map(gt, map, classes, ignore, *gt_file);
       } else {

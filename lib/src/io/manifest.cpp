@@ -17,7 +17,8 @@ bool is_path_field(const std::string& field) {
   // One list for the whole toolkit (docs/formats.md): stages that add a file
   // field register its name here so that it is rebased when records move.
   static const std::set<std::string> fields = {
-      "image", "mask", "cam", "cam_lowres", "pseudo", "pred", "refined", "ir_label", "edge", "sam_masks", "preview", "viz"};
+      "image", "mask", "cam", "cam_lowres", "pseudo", "pred", "refined", "ir_label", "edge", "sam_masks", "preview", "viz",
+      "saliency"};
   return fields.count(field) > 0;
 }
 

@@ -1,4 +1,5 @@
 #include "wsss/io/npy.hpp"
+#include "wsss/io/npy_array.hpp"
 
 #include <cmath>
 #include <limits>
@@ -106,6 +107,10 @@ void write_npy(const fs::path& file, const float* data, const std::vector<std::i
 }
 
 ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
+  return read_npy_array(file, allow_non_finite, 3);
+}
+
+ScoreMap read_npy_array(const fs::path& file, bool allow_non_finite, std::size_t rank) {
   std::string bytes = read_file(file);
   // Every message names the byte offset of what is wrong: headers written by
   // other tools (or cut short by a full disk) are the usual suspects.
@@ -163,9 +168,12 @@ ScoreMap read_npy(const fs::path& file, bool allow_non_finite) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  if (map.shape.size() != 3)
+  if (rank == 3 && map.shape.size() != 3)
     throw InputError(file, "score map must have shape [k, H, W], not " + shape_text + " (" +
                                std::to_string(map.shape.size()) + " dimensions)");
+  if (map.shape.size() < 1 || map.shape.size() > 3 || (rank != 0 && map.shape.size() != rank))
+    throw InputError(file, "array must have " + (rank ? std::to_string(rank) : std::string("1 to 3")) +
+                               " dimensions, not " + shape_text + " (" + std::to_string(map.shape.size()) + ")");
   for (std::int64_t d : map.shape)
     if (d > std::numeric_limits<int>::max()) throw bad_header("shape " + shape_text + " is out of range");
   const std::size_t elem = descr == "<f4" ? 4 : 2;

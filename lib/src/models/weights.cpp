@@ -232,6 +232,25 @@ ModelSpec read_backbone_spec(const fs::path& file) {
   }
 }
 
+ModelSpec init_backbone(const std::string& init, const std::string& arch, int width) {
+  ModelSpec spec;
+  spec.arch = arch;
+  spec.base_width = width;
+  auto meta = read_weight_metadata(init);
+  if (meta.count(kMetaBackbone)) {
+    const ModelSpec stored = read_backbone_spec(init);
+    if (!arch.empty() && arch != stored.arch) throw UsageError("--arch " + arch + " but " + init + " holds a " + stored.arch);
+    if (width != 0 && width != stored.base_width)
+      throw UsageError("--width " + std::to_string(width) + " but " + init + " holds width " +
+                       std::to_string(stored.base_width));
+    spec.arch = stored.arch;
+    spec.base_width = stored.base_width;
+  }
+  if (spec.arch.empty()) spec.arch = "resnet50";
+  if (spec.base_width == 0) spec.base_width = 64;
+  return spec;
+}
+
 void save_resume_state(torch::optim::Optimizer& optimizer, std::int64_t progress, const fs::path& file,
                        const torch::nn::Module* net, const std::map<std::string, std::string>& metadata) {
   torch::serialize::OutputArchive archive;

@@ -67,7 +67,8 @@ Mask pseudo_labels(const cv::Mat& rgb, const RecordScores& scores, const PseudoO
   std::vector<int> ids;
   if (o.ignore.kind == IgnoreRule::Irn) {
     if (has_background_channel(scores.classes))
-      throw Error("the IRN ignore rule needs score maps without a background channel (it sets the background by threshold)");
+      throw Error("the IRN ignore rule needs score maps without a background channel (it sets the background by "
+                  "threshold; --drop-bg-channel drops it)");
     BackgroundRule high{BackgroundRule::Threshold, o.ignore.fg}, low{BackgroundRule::Threshold, o.ignore.bg};
     ChannelScores fg = with_background(scores, high), bg = with_background(scores, low);
     std::vector<std::uint8_t> fg_conf = index_labels(rgb, fg, o.crf, o.crf_threads);
@@ -115,7 +116,11 @@ class PseudoProcessor : public ItemProcessor {
       h = rgb.rows;
     }
     RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, w, h, "the image " + image.string());
-    Mask labels = pseudo_labels(rgb, scores, options_);
+    if (options_.drop_bg_channel) drop_background_channel(scores);
+    Mask labels = options_.saliency_field.empty()
+                      ? pseudo_labels(rgb, scores, options_)
+                      : saliency_labels(scores, read_saliency(record_path(r, options_.saliency_field, manifest_), w, h),
+                                        options_.saliency);
     fs::path file = outputs(r)[0];
     write_mask(file, labels, vocab_.palette);
     Record out;
@@ -134,6 +139,12 @@ class PseudoProcessor : public ItemProcessor {
 void PseudoOptions::validate() const {
   if (ignore.kind == IgnoreRule::Irn && background_given)
     throw UsageError("--ignore irn sets the background with its own two thresholds; drop --bg-threshold/--bg-power");
+  if (!saliency_field.empty()) {
+    saliency.validate();
+    if (background_given || ignore.kind != IgnoreRule::None || !crf.empty())
+      throw UsageError("--saliency sets the background and the ignored pixels itself; drop --bg-threshold, "
+                       "--bg-power, --ignore and --crf");
+  }
   if (!is_path_field(out_field))
     throw UsageError("--out-field " + out_field + ": not a label-mask field (pseudo, ir_label, pred, refined)");
 }

@@ -56,6 +56,7 @@ class CrfProcessor : public ItemProcessor {
     const fs::path image = record_path(r, "image", manifest_);
     cv::Mat rgb = read_image_rgb(image);
     RecordScores scores = load_scores(r, options_.field, vocab_, manifest_, rgb.cols, rgb.rows, "the image " + image.string());
+    if (options_.drop_bg_channel) drop_background_channel(scores);
     ChannelScores channels = with_background(scores, options_.background);
     std::vector<float> q = crf_marginals(rgb, channels, options_.preset, options_.threads);
     fs::path file = outputs(r)[0];

@@ -30,6 +30,7 @@
 #include "wsss/models/threads.hpp"
 #include "wsss/refine/irn_net.hpp"
 #include "wsss/refine/irn_stage.hpp"
+#include "wsss/scores/score_map.hpp"
 
 namespace wsss::refine {
 
@@ -62,7 +63,7 @@ class IrnProcessor : public ItemProcessor {
     // One single-threaded network per worker: byte-identical results for any -j.
     models::use_single_threaded_torch();
     const std::string& id = record_id(r);
-    const std::vector<int> classes = cam_classes(r);
+    std::vector<int> classes = cam_classes(r);
     cv::Mat rgb = read_image_rgb(record_path(r, "image", manifest_));
     const int height = rgb.rows, width = rgb.cols;
     const int gh = (height - 1) / 4 + 1, gw = (width - 1) / 4 + 1;
@@ -79,6 +80,9 @@ class IrnProcessor : public ItemProcessor {
                                      std::to_string(cams.width()) + " but the " + std::to_string(height) + "x" +
                                      std::to_string(width) + " image's stride-4 grid is " + std::to_string(gh) +
                                      "x" + std::to_string(gw) + " (cam_lowres from wsss-cam is needed)");
+    drop_background_channel(cams, classes);
+    if (options_.cam_power != 1.0)
+      for (float& v : cams.data) v = std::pow(v, float(options_.cam_power));
     const std::int64_t k = std::int64_t(classes.size());
     std::vector<float> edge;
     if (k > 0 || options_.edges) {
@@ -139,11 +143,12 @@ class IrnProcessor : public ItemProcessor {
     if (!it->is_array()) throw InputError(manifest_, "item " + quote_id(id) + ": \"cam_classes\" must be an array of class ids");
     std::vector<int> classes;
     for (const auto& v : *it) {
-      if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > num_foreground_)
+      const bool background = classes.empty() && v.is_number_integer() && v.get<int>() == 0;  // AMN's channel
+      if (!background && (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > num_foreground_))
         throw InputError(manifest_, "item " + quote_id(id) + ": cam_classes entry " + v.dump() +
                                         " is not a class id of the vocabulary (1.." + std::to_string(num_foreground_) +
                                         ")");
-      if (!classes.empty() && v.get<int>() <= classes.back())
+      if (!classes.empty() && v.get<int>() <= classes.back() && !background)
         throw InputError(manifest_, "item " + quote_id(id) + ": cam_classes must be ascending without repeats");
       classes.push_back(v.get<int>());
     }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "wsss/core/error.hpp"
+#include "wsss/data/ir_label.hpp"
 #include "wsss/data/transforms.hpp"
 #include "wsss/io/image.hpp"
 #include "wsss/io/png.hpp"
@@ -17,74 +18,21 @@ namespace wsss::refine {
 
 namespace {
 
-constexpr std::uint8_t kUnsure = 255;
-
-// The backbone spec: the init file's when it has one (a CAM classifier), else the
-// options' (torchvision files carry no spec), IRN's ResNet-50 by default.
+// The backbone spec: the init file's architecture when it has one (a CAM
+// classifier), else the options' (torchvision files carry none), IRN's strides.
 models::ModelSpec irn_backbone_spec(const IrnTrainOptions& o) {
-  std::string arch = o.arch;
-  int width = o.width;
-  auto meta = models::read_weight_metadata(o.init);
-  if (meta.count(models::kMetaBackbone)) {
-    models::ModelSpec stored = models::read_backbone_spec(o.init);
-    if (!arch.empty() && arch != stored.arch)
-      throw UsageError("--arch " + arch + " but " + o.init + " holds a " + stored.arch);
-    if (width != 0 && width != stored.base_width)
-      throw UsageError("--width " + std::to_string(width) + " but " + o.init + " holds width " +
-                       std::to_string(stored.base_width));
-    arch = stored.arch;
-    width = stored.base_width;
-  }
-  return models::ModelSpec::irn(arch.empty() ? "resnet50" : arch, width == 0 ? 64 : width);
+  const models::ModelSpec b = models::init_backbone(o.init, o.arch, o.width);
+  return models::ModelSpec::irn(b.arch, b.base_width);
 }
 
-// The IR label of a record, checked against its image and the vocabulary.
-cv::Mat read_ir_label(const Record& r, const fs::path& manifest, int num_foreground, cv::Size image_size) {
-  fs::path file = record_path(r, "ir_label", manifest);
-  Mask mask = read_mask(file);
-  if (mask.width != image_size.width || mask.height != image_size.height)
-    throw InputError(file, "item " + quote_id(record_id(r)) + ": IR label is " + std::to_string(mask.width) + "x" +
-                               std::to_string(mask.height) + " but the image is " + std::to_string(image_size.width) +
-                               "x" + std::to_string(image_size.height));
-  for (std::size_t i = 0; i < mask.data.size(); ++i) {
-    const int v = mask.data[i];
-    if (v != kUnsure && v > num_foreground)
-      throw InputError(file, "item " + quote_id(record_id(r)) + ": label " + std::to_string(v) + " at (x=" +
-                                 std::to_string(i % std::size_t(mask.width)) + ", y=" +
-                                 std::to_string(i / std::size_t(mask.width)) + ") is outside 0.." +
-                                 std::to_string(num_foreground) + " and not 255 (unsure)");
-  }
-  return cv::Mat(mask.height, mask.width, CV_8UC1, mask.data.data()).clone();
-}
-
-// IRN's VOC12AffinityDataset: random rescale (bicubic image, nearest label), ImageNet
-// normalisation, random flip, random crop (image padded with 0, label with 255),
-// label sampled to the stride-4 grid.
+// IRN's VOC12AffinityDataset sample: the segmentation crop (random_labelled_crop)
+// with its labels sampled to the stride-4 grid.
 std::pair<torch::Tensor, torch::Tensor> augment(const cv::Mat& rgb, const cv::Mat& label, const IrnTrainOptions& o,
                                                 std::mt19937_64& rng) {
-  const double scale = std::uniform_real_distribution<double>(o.scale_min, o.scale_max)(rng);
-  const cv::Size size = scaled_size(rgb.size(), scale);
-  ChwImage chw = normalize(resize_image(rgb, size));
-  cv::Mat lab = resize_labels(label, size);
-  // The label rides along as a 4th channel holding label - 255, so the crop's fill
-  // of 0 means "unsure" there while the colour channels get IRN's 0.
-  ChwImage joint;
-  joint.channels = 4;
-  joint.height = chw.height;
-  joint.width = chw.width;
-  joint.data = std::move(chw.data);
-  joint.data.resize(std::size_t(4) * joint.height * joint.width);
-  float* lp = joint.plane(3);
-  for (int y = 0; y < lab.rows; ++y)
-    for (int x = 0; x < lab.cols; ++x) lp[std::size_t(y) * lab.cols + x] = float(lab.at<std::uint8_t>(y, x)) - 255.f;
-  if (rng() & 1) joint = flip_horizontal(joint);
-  ChwImage crop = random_crop(joint, o.crop, 0.0f, rng);
-  std::vector<std::uint8_t> full(std::size_t(o.crop) * o.crop);
-  const float* cl = crop.plane(3);
-  for (std::size_t i = 0; i < full.size(); ++i) full[i] = static_cast<std::uint8_t>(std::lround(cl[i] + 255.f));
+  LabelledCrop crop = random_labelled_crop(rgb, label, o.scale_min, o.scale_max, o.crop, rng);
   const int grid = (o.crop - 1) / 4 + 1;
-  std::vector<std::uint8_t> reduced = reduce_labels_nearest(full.data(), o.crop, o.crop, grid, grid);
-  torch::Tensor image = torch::from_blob(crop.data.data(), {4, o.crop, o.crop}, torch::kFloat32).slice(0, 0, 3).clone();
+  std::vector<std::uint8_t> reduced = reduce_labels_nearest(crop.labels.data(), o.crop, o.crop, grid, grid);
+  torch::Tensor image = torch::from_blob(crop.image.data.data(), {3, o.crop, o.crop}, torch::kFloat32).clone();
   torch::Tensor labels = torch::from_blob(reduced.data(), {grid, grid}, torch::kUInt8).clone();
   return {image, labels};
 }
@@ -113,13 +61,7 @@ class IrnTrainTask : public train::TrainTask {
         net_->edge_parameters(), SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   }
 
-  train::Schedule schedule() const override {
-    train::Schedule s;
-    s.unit = train::Unit::Epoch;
-    s.total = o_.epochs;
-    s.steps_per_unit = sampler_.steps_per_epoch();
-    return s;
-  }
+  train::Schedule schedule() const override { return train::epoch_schedule(o_.epochs, sampler_); }
   torch::nn::Module& network() override { return *net_; }
   const models::ModelSpec& backbone_spec() const override { return spec_; }
   torch::optim::Optimizer& optimizer() override { return *optimizer_; }
@@ -138,7 +80,7 @@ class IrnTrainTask : public train::TrainTask {
       const Record& r = data_.records[item.record];
       std::mt19937_64 rng = augmentation_rng(o_.seed, item.epoch, record_id(r));
       cv::Mat rgb = read_image_rgb(record_path(r, "image", data_.path));
-      cv::Mat label = read_ir_label(r, data_.path, num_foreground_, rgb.size());
+      cv::Mat label = read_ir_label(r, "ir_label", data_.path, num_foreground_, rgb.size());
       auto [image, reduced] = augment(rgb, label, o_, rng);
       images.push_back(image);
       labels.push_back(reduced);

@@ -30,6 +30,17 @@ std::vector<int> score_map_classes(const Record& record, const std::string& fiel
   return classes;
 }
 
+void drop_background_channel(ScoreMap& map, std::vector<int>& classes) {
+  if (!has_background_channel(classes)) return;
+  const std::size_t plane = std::size_t(map.height() * map.width());
+  if (map.shape.size() != 3 || map.data.size() < plane) throw Error("drop_background_channel: not a [k,H,W] score map");
+  map.data.erase(map.data.begin(), map.data.begin() + std::ptrdiff_t(plane));
+  map.shape[0] -= 1;
+  classes.erase(classes.begin());
+}
+
+void drop_background_channel(RecordScores& scores) { drop_background_channel(scores.map, scores.classes); }
+
 void check_score_map(const ScoreMap& map, const std::vector<int>& classes, int num_classes, int width, int height,
                      const fs::path& file, const std::string& against) {
   if (map.shape.size() != 3)

@@ -102,6 +102,14 @@ std::vector<EpochSampler::Item> EpochSampler::batch(std::size_t index, int part,
   return items;
 }
 
+Schedule epoch_schedule(int epochs, const EpochSampler& sampler) {
+  Schedule s;
+  s.unit = Unit::Epoch;
+  s.total = epochs;
+  s.steps_per_unit = sampler.steps_per_epoch();
+  return s;
+}
+
 Batch TrainTask::load_part(std::size_t index, int part, int parts) {
   Batch batch = load(index);
   if (parts == 1) return batch;

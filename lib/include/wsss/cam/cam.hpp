@@ -32,6 +32,10 @@ struct CamResult {
   torch::Tensor low_res;   // [k, (H-1)/4+1, (W-1)/4+1] float32, CPU (undefined unless lowres)
 };
 
+// The multi-hot label vector [K] (float32) of class ids 1..K: the classifier's
+// targets, AMN's conditioning.
+torch::Tensor label_vector(const std::vector<int>& labels, std::int64_t num_foreground);
+
 // The network inputs for one scale: [2,3,h,w] (image and flip) or [1,3,h,w].
 torch::Tensor scale_batch(const cv::Mat& rgb, double scale, bool flip, const Normalization& norm = {});
 

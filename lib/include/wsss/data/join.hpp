@@ -31,4 +31,11 @@ struct JoinResult {
 JoinResult join_manifests(const Manifest& a, const Manifest& b, const std::vector<JoinField>& take,
                           JoinMissing missing);
 
+// Per-image files of a folder as a manifest to join: for each record of `a`, the
+// first of DIR/<id><ext> over `extensions` that exists becomes the record's
+// `field` (absolute); ids without a file get no record (join_manifests' --missing
+// decides). Imports e.g. a saliency model's maps by id.
+Manifest folder_as_manifest(const Manifest& a, const fs::path& dir, const std::string& field,
+                            const std::vector<std::string>& extensions);
+
 }  // namespace wsss

@@ -33,11 +33,19 @@ struct SynthSample {
 SynthSample generate_synth_sample(std::uint64_t seed, std::uint64_t index, int width, int height,
                                   bool with_image = true);
 
+// A stand-in for an off-the-shelf saliency model's output (8-bit greyscale, the
+// mask's size): the union of the objects at a per-class strength in [0.6, 1],
+// with seeded errors (a missed part of an object, salient false-positive blobs,
+// pixel noise), blurred. Depends only on (seed, index) and the mask.
+// docs/synthetic-data.md ("Saliency").
+cv::Mat synth_saliency(const Mask& mask, std::uint64_t seed, std::uint64_t index);
+
 struct SynthOptions {
   std::size_t count = 1000;
   int width = 128, height = 128;
   std::string prefix = "s";
   bool masks_only = false;  // skip the RGB images (e.g. for evaluation benchmarks)
+  bool saliency = false;    // also saliency/<id>.png (synth_saliency) and the "saliency" field
 };
 
 // The id of item `index`: prefix plus a zero-padded index, so that id order is index order.

@@ -43,6 +43,18 @@ cv::Mat random_resize_long(const cv::Mat& rgb, int lo, int hi, std::mt19937_64& 
 // at a random offset in a container filled with `fill` (0 after normalisation).
 ChwImage random_crop(const ChwImage& image, int crop, float fill, std::mt19937_64& rng);
 
+// IRN's VOC12SegmentationDataset sample, on which IRN's edge network and AMN
+// train: a random rescale by a factor in [scale_min, scale_max] (bicubic image,
+// nearest labels), ImageNet normalisation, a random horizontal flip, and a random
+// crop x crop window (random_crop: the image padded with 0, the labels with 255).
+// The random source is drawn in that order.
+struct LabelledCrop {
+  ChwImage image;                    // 3 x crop x crop
+  std::vector<std::uint8_t> labels;  // crop x crop, row-major
+};
+LabelledCrop random_labelled_crop(const cv::Mat& rgb, const cv::Mat& labels, double scale_min, double scale_max,
+                                  int crop, std::mt19937_64& rng);
+
 // Training data order and augmentation depend only on the seed, the epoch and the
 // image id, so a resumed run sees exactly the batches of an uninterrupted one and
 // the loader's thread timing cannot change them.

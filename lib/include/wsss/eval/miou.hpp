@@ -30,6 +30,7 @@ struct MiouOptions {
   PredIgnore pred_ignore = PredIgnore::Wrong;
   MissingPrediction missing = MissingPrediction::Strict;
   BackgroundRule background;            // for .npy score maps
+  bool drop_bg_channel = false;         // drop a map's own background channel (class 0); `background` decides
   std::vector<double> sweep;            // non-empty: every threshold in one pass
   std::string sweep_text;               // as given, for the record
   // A best threshold on an edge of the sweep that is not 0 or 1 may not be the

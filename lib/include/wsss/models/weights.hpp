@@ -69,6 +69,13 @@ std::map<std::string, std::string> make_metadata(const ModelSpec& backbone,
 // The class names stored by make_metadata (empty when absent); InputError names `file` when malformed.
 std::vector<std::string> read_class_names(const std::map<std::string, std::string>& metadata, const fs::path& file);
 
+// The architecture and width of a backbone initialised from the weight file
+// `init` (arch and base_width set, the rest default): the file's own spec when
+// it holds one (a wsss weight file, e.g. a CAM classifier), `arch` and `width`
+// given as well must then agree with it (UsageError naming both); else `arch`
+// and `width` (torchvision files carry no spec), "" and 0 meaning resnet50 x 64.
+ModelSpec init_backbone(const std::string& init, const std::string& arch, int width);
+
 // Metadata of a weight file (for reading the spec, class names... before building the model).
 std::map<std::string, std::string> read_weight_metadata(const fs::path& file);
 // The backbone spec stored in a weight file; throws InputError if there is none.

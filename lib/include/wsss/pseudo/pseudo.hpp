@@ -18,6 +18,7 @@
 #include "wsss/scores/score_map.hpp"
 #include "wsss/io/npy.hpp"
 #include "wsss/io/png.hpp"
+#include "wsss/pseudo/saliency.hpp"
 
 namespace wsss::pseudo {
 
@@ -37,8 +38,13 @@ struct PseudoOptions {
   std::string out_field = "pseudo"; // label PNG field (e.g. ir_label for IRN's IR labels)
   BackgroundRule background;        // ignored when the map has its own background channel
   bool background_given = false;    // the user chose `background` (the IRN ignore rule has its own)
+  bool drop_bg_channel = false;     // drop a map's own background channel; `background`/`ignore` decide instead
   IgnoreRule ignore;
   std::string crf;                  // preset name ("irn", "psa", "deeplab") or empty for none
+  // A field of saliency maps: background from saliency, classes from the maps
+  // (saliency.hpp); excludes a background rule, --ignore and --crf.
+  std::string saliency_field;
+  SaliencyRule saliency;
   int crf_threads = 1;
 };
 

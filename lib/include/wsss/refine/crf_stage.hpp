@@ -32,6 +32,7 @@ struct CrfStageOptions {
   int iterations = -1;  // -1: the preset's
   std::string preset = "deeplab";
   BackgroundRule background{BackgroundRule::Power, 1.0};  // CLIP-ES: bg = (1 - max)^1
+  bool drop_bg_channel = false;  // drop a map's own background channel; `background` decides instead
   bool float16 = false;
   int threads = 1;  // CRF threads per image
 };

@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 
 struct IrnStageOptions {
   RandomWalkParams walk;    // radius 5, beta 10, exp_times 8
+  double cam_power = 1.0;   // the stride-4 maps are raised to this power first (AMN's make_sem_seg: 1.3)
   bool edges = false;       // also write OUT/edge/<id>.png
   int walk_threads = 1;
   std::string device = "cpu";
@@ -31,7 +32,9 @@ void plan_irn_threads(int threads, StageOptions& stage, IrnStageOptions& options
 // make_sem_seg_labels per image without the background decision: writes
 // OUT/refined/<id>.npy ([k, H, W] float32, divided by the global max) and adds
 // "refined" and "refined_classes" (and "edge"). Records need "image", "cam_lowres"
-// and "cam_classes".
+// and "cam_classes". The walk propagates the class channels only: a leading
+// background channel (class 0, AMN's maps) is dropped, as AMN's make_sem_seg
+// drops it (cams[1:]).
 std::unique_ptr<ItemProcessor> make_irn_processor(const fs::path& model, const Vocabulary& vocab,
                                                   const fs::path& manifest, const fs::path& out_dir,
                                                   const IrnStageOptions& options);

@@ -34,6 +34,12 @@ struct BackgroundRule {
 // marginals): its label is the plain argmax and no background rule applies.
 inline bool has_background_channel(const std::vector<int>& classes) { return !classes.empty() && classes[0] == 0; }
 
+// Removes a leading background channel (class 0) from a score map and its
+// classes, so that a background rule decides background from the class channels
+// alone (--drop-bg-channel: AMN's reference evaluates its maps so, cams[1:]).
+// A map without one is left as it is.
+void drop_background_channel(ScoreMap& map, std::vector<int>& classes);
+
 // Checks a score map against its classes (ascending ids below num_classes, a
 // leading 0 allowed) and against the size of `against` (what has that size,
 // with its file: "the image /data/a.jpg"), naming `file`.
@@ -61,6 +67,7 @@ struct RecordScores {
 };
 RecordScores load_scores(const Record& record, const std::string& field, const Vocabulary& vocab,
                          const fs::path& manifest, int width, int height, const std::string& against = "the image");
+void drop_background_channel(RecordScores& scores);  // the same on a loaded map
 
 // Probabilities over [background, classes...], label-major (k+1) x H x W, and the
 // class id of each channel. A map with its own background channel is used as is.

@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "wsss/models/aspp.hpp"
 #include "wsss/models/resnet.hpp"
-#include "wsss/train/distributed.hpp"
+#include "wsss/train/losses.hpp"
 
 namespace wsss::seg {
 
@@ -19,20 +20,11 @@ namespace fs = std::filesystem;
 
 // wsss.model value of a DeepLab-v2 weight file.
 inline constexpr const char* kModelDeepLabV2 = "deeplabv2";
-// Metadata key holding the head's settings as JSON: {"aspp_rates": [...]}.
-inline constexpr const char* kMetaHead = "wsss.head";
-
-// Atrous spatial pyramid pooling of DeepLab-v2: one 3x3 convolution (with bias)
-// per rate, padding = dilation = rate, all mapping the features to the class
-// logits; the branch outputs are summed. Modules are named c0..c3 as in
-// deeplab-pytorch's _ASPP, so tensor names are aspp.c0.weight, aspp.c0.bias ...
-class AsppImpl : public torch::nn::Module {
- public:
-  AsppImpl(std::int64_t in_channels, std::int64_t num_classes, const std::vector<int>& rates);
-  torch::Tensor forward(const torch::Tensor& x);
-  std::vector<torch::nn::Conv2d> branches;
-};
-TORCH_MODULE(Aspp);
+// The ASPP head (models/aspp.hpp, shared with AMN); the head's settings are
+// stored under kMetaHead as {"aspp_rates": [...]}.
+using models::Aspp;
+using models::AsppImpl;
+using models::kMetaHead;
 
 class DeepLabV2Impl : public torch::nn::Module {
  public:
@@ -70,24 +62,10 @@ struct ParameterGroups {
 };
 ParameterGroups parameter_groups(DeepLabV2Impl& net);
 
-// Mean cross-entropy over the pixels whose label is not `ignore`
-// (torch's CrossEntropyLoss(ignore_index)); 0 (with a gradient path) when every
-// pixel is ignored. logits [B,C,h,w], labels [B,h,w] int64. In a data-parallel
-// run the pixels are counted over the whole global batch (train/distributed.hpp).
-torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, std::int64_t ignore = 255,
-                            const train::GlobalBatch& batch = {});
-
-// Balanced cross-entropy (DSRG's balanced seed loss as AMN writes it):
-// (mean CE over background pixels + mean CE over foreground pixels) / 2, the
-// pixels of the whole batch pooled, `ignore` skipped. When one of the two sets
-// is empty the other's mean is the loss; 0 when both are.
-torch::Tensor balanced_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels,
-                                     std::int64_t ignore = 255, const train::GlobalBatch& batch = {});
-
-// PIL's NEAREST resize of label maps [B,H,W] (int64) to [B,h,w]: the source
-// pixel of output index i is floor((i + 0.5) * in / out). OpenCV's and torch's
-// "nearest" use floor(i * in / out), which shifts labels by up to half a pixel.
-torch::Tensor resize_labels_nearest(const torch::Tensor& labels, std::int64_t height, std::int64_t width);
+// The losses and the label resizing (train/losses.hpp, shared with AMN).
+using train::balanced_cross_entropy;
+using train::cross_entropy;
+using train::resize_labels_nearest;
 
 struct LoadedDeepLab {
   DeepLabV2 net{nullptr};

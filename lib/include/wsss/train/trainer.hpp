@@ -132,6 +132,10 @@ class EpochSampler {
   mutable std::map<std::uint64_t, std::vector<std::size_t>> orders_;  // the epochs in flight
 };
 
+// The schedule of an epoch-based trainer (the classifier, IRN, AMN): `epochs`
+// units of the sampler's steps, one loader batch per step.
+Schedule epoch_schedule(int epochs, const EpochSampler& sampler);
+
 // What every trainer does before it loads anything: refuses to start when
 // out_dir holds a finished model (without --overwrite) or a checkpoint (without
 // --resume or --overwrite), or when --resume finds no checkpoint; then sets
