@@ -45,7 +45,8 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'gpu|slow'
 
 # Robustness (docs/robustness.md): a second tree, clang with ASan+UBSan and
-# libFuzzer, without LibTorch. `make test` runs short fuzz runs (label fuzz).
+# libFuzzer, without LibTorch. The short fuzz runs (ctest label fuzz) are also
+# labelled slow, outside `make test` (docs/robustness.md): `ctest -L fuzz`.
 SANITIZE_BUILD ?= $(BUILD)/sanitize
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := manifest png npy safetensors coco voc classes detections

@@ -26,6 +26,7 @@ if ! "$CXX_FUZZ" -fsanitize=fuzzer,address,undefined "$probe/p.cpp" -o "$probe/p
 fi
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
+  mkdir -p "$build"  # its configure log goes beside it
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER="$CXX_FUZZ" \
     -DWSSS_WITH_TORCH=OFF -DWSSS_FUZZ=ON >"$build.configure.log" 2>&1 \
     || { cat "$build.configure.log" >&2; exit 1; }
