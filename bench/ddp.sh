@@ -55,9 +55,10 @@ run() {
   printf '%-26s %7.4f steps/s (%6.2f s/step), loop %.1fs; process %ss wall, %ss CPU  [load %s]\n' \
     "$name" "$rate" "$(awk -v r="$rate" 'BEGIN { print 1 / r }')" "$loop" "$wall" "$cpu" "$before"
   if [ -n "$coll" ]; then
+    # (awk: an unparenthesised "print a > b" writes a file named b)
     printf '%-26s collectives %.2fs = %s%% of the loop: allreducing %s MB of gradients per step %.2fs (%.1f%%, %.0f MB/s), waiting for the other rank %.2fs (%.1f%%)\n' \
       "" "$coll" "$share" "$mb" "$allred" "$(awk -v a="$allred" -v l="$loop" 'BEGIN { print 100 * a / l }')" \
-      "$(awk -v m="$mb" -v a="$allred" -v s="$steps" 'BEGIN { print a > 0 ? m * s / a : 0 }')" "$waiting" \
+      "$(awk -v m="$mb" -v a="$allred" -v s="$steps" 'BEGIN { print (a > 0 ? m * s / a : 0) }')" "$waiting" \
       "$(awk -v a="$waiting" -v l="$loop" 'BEGIN { print 100 * a / l }')"
   fi
   echo "$rate" > "$W/rate.$name"
