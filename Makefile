@@ -49,12 +49,14 @@ test: build
 # labelled slow, outside `make test` (docs/robustness.md): `ctest -L fuzz`.
 SANITIZE_BUILD ?= $(BUILD)/sanitize
 FUZZ_SECONDS ?= 600
+# Targets fuzzed at once (each one process on one core).
+FUZZ_JOBS ?= 1
 FUZZ_TARGETS := manifest png npy safetensors coco voc classes detections
 fuzz: deps
 	tests/fuzz/build.sh . $(SANITIZE_BUILD) fuzz_targets
-	@failed=""; for t in $(FUZZ_TARGETS); do \
-	  nice -n 19 tests/fuzz/run.sh $(SANITIZE_BUILD)/fuzz/fuzz_$$t $(FUZZ_SECONDS) $(BUILD)/fuzz-work/$$t || failed="$$failed $$t"; \
-	done; [ -z "$$failed" ] || { echo "fuzz: crashes in:$$failed (inputs in $(BUILD)/fuzz-work/)"; exit 1; }
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh -c \
+	  'nice -n 19 tests/fuzz/run.sh $(SANITIZE_BUILD)/fuzz/fuzz_{} $(FUZZ_SECONDS) $(BUILD)/fuzz-work/{} || { echo "fuzz: crash in {} (inputs in $(BUILD)/fuzz-work/{})"; exit 1; }' \
+	  || { echo "fuzz: crashes found (above)"; exit 1; }
 
 # The unit tests without LibTorch, then the bad-input corpus against the
 # binaries without LibTorch (its cases for the others are skipped), under
