@@ -12,7 +12,7 @@
 # the image's labels), and wsss-miou's mIoU equal to one computed here from the
 # masks. The models learn next to nothing at these sizes; quality is not tested.
 # Skips (77) when ../shared/data/coco128 is absent. About 60 s alone on a busy
-# 2-core machine (of it 40 s in the two CRFs; 16 images took twice that).
+# 2-core machine (of it 33 s in the two CRFs; 16 images took 115 s).
 source "$WSSS_SOURCE/tests/cli/lib.sh"
 D="$WSSS_SOURCE/../shared/data/coco128"
 if [ ! -f "$D/annotations/instances_train2017.json" ]; then
