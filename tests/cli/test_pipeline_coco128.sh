@@ -4,15 +4,15 @@
 #   wsss-data coco -> wsss-classify train -> wsss-cam -> wsss-refine crf -> wsss-pseudo
 #   -> wsss-pseudo (IR labels) -> wsss-refine irn-train / irn -> wsss-pseudo
 #   -> wsss-train-seg train / predict -> wsss-miou
-# The import takes all 100 images; the pipeline runs on 16 of them (one with no
+# The import takes all 100 images; the pipeline runs on 8 of them (one with no
 # label), because the dense CRFs at 640 px cost about 2 s per image each.
 # Every stage must finish on all 16 records, and its outputs must be valid:
 # maps and masks of each image's full size, CAM classes = the image's labels,
 # mask ids within the 80-class vocabulary (pseudo masks: background or one of
 # the image's labels), and wsss-miou's mIoU equal to one computed here from the
 # masks. The models learn next to nothing at these sizes; quality is not tested.
-# Skips (77) when ../shared/data/coco128 is absent. About 80 s on 2 cores (75
-# CPU-seconds, two thirds of them in the two CRFs).
+# Skips (77) when ../shared/data/coco128 is absent. About 60 s alone on a busy
+# 2-core machine (of it 33 s in the two CRFs; 16 images took 115 s).
 source "$WSSS_SOURCE/tests/cli/lib.sh"
 D="$WSSS_SOURCE/../shared/data/coco128"
 if [ ! -f "$D/annotations/instances_train2017.json" ]; then
@@ -20,7 +20,7 @@ if [ ! -f "$D/annotations/instances_train2017.json" ]; then
   exit 77
 fi
 if ! /usr/bin/python3 -c "import numpy, PIL" 2>/dev/null; then echo "SKIP: /usr/bin/python3 lacks numpy/PIL"; exit 77; fi
-N=16
+N=8
 SECONDS=0
 # run STAGE CMD...: CMD must exit 0; prints the stage's wall time to stderr.
 run() {
@@ -40,7 +40,7 @@ run data wsss-data coco "$D/annotations/instances_train2017.json" "$D/images/tra
   grep -m1 '"labels":\[\]' imp/manifest.jsonl; } > imp/subset.jsonl
 records data imp/subset.jsonl
 run classify wsss-classify train -j2 --arch resnet18 --width 8 --frozen-stages 0 --train-bn --momentum 0.9 --lr 0.05 \
-  --resize-long 64:96 --crop 96 --batch 16 --epochs 1 imp/subset.jsonl cls
+  --resize-long 64:96 --crop 96 --batch $N --epochs 1 imp/subset.jsonl cls
 [ -s cls/model.safetensors ] || fail "classify: no model"
 # One small scale, no flip: the maps are still written at the full 640-px size.
 run cam wsss-cam -j2 --scales 0.25 --no-flip --float16 --model cls/model.safetensors imp/subset.jsonl cam
@@ -51,7 +51,7 @@ run pseudo-crf wsss-pseudo -j2 --field refined crf/manifest.jsonl pseudo-crf
 done_all pseudo-crf; records pseudo-crf pseudo-crf/manifest.jsonl
 run ir-labels wsss-pseudo -j2 --field cam --ignore irn:0.30:0.05 --crf irn --out-field ir_label cam/manifest.jsonl ir
 done_all ir-labels; records ir-labels ir/manifest.jsonl
-run irn-train wsss-refine irn-train -j2 --init cls/model.safetensors --scale-range 0.15:0.2 --crop 96 --batch 16 \
+run irn-train wsss-refine irn-train -j2 --init cls/model.safetensors --scale-range 0.15:0.2 --crop 96 --batch $N \
   --epochs 1 ir/manifest.jsonl irn-model
 [ -s irn-model/model.safetensors ] || fail "irn-train: no model"
 run irn wsss-refine irn -j2 --exp-times 3 --model irn-model/model.safetensors ir/manifest.jsonl irn

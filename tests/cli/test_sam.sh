@@ -10,7 +10,7 @@ if ! /usr/bin/python3 -c "import torch, numpy, PIL" 2>/dev/null; then
 fi
 fixture="$WSSS_SOURCE/tests/python/sam_fixture.py"
 /usr/bin/python3 "$fixture" models fx
-wsss-data synth -q --count 10 --size 80x60 --seed 5 data
+wsss-data synth -q --count 6 --size 80x60 --seed 5 data
 
 # Detector boxes from the ground truth (score 0.9), plus boxes the stage must drop:
 # at or below the 0.3 threshold, and of a class not in the image's labels. CAMs:
@@ -136,7 +136,7 @@ expect_exit 0 wsss-sam --shard 2/2 --model fx/field.pt --detections dets.json --
 expect_exit 0 wsss-data merge d3
 cmp d3/manifest.jsonl d1/manifest.jsonl || fail "merged shards differ from the unsharded manifest"
 expect_exit 0 wsss-sam --skip-existing --model fx/field.pt --detections dets.json --merge max-id data/manifest.jsonl d1
-assert_grep 'done 0, skipped 10, failed 0 of 10' "$T/err"
+assert_grep 'done 0, skipped 6, failed 0 of 6' "$T/err"
 expect_exit 1 wsss-sam --model fx/field.pt --detections dets.json data/manifest.jsonl d1
 assert_grep 'output exists' "$T/err"
 
@@ -192,17 +192,17 @@ for bad in "${!reason[@]}"; do
   expect_exit 1 wsss-sam --model fx/field.pt --detections $bad.json data/manifest.jsonl bad_$bad
   assert_grep "^wsss-sam: warning: $bad.json: 1 bad detection\(s\) on 1 image\(s\), which will fail" "$T/err"
   assert_grep "^wsss-sam: warning: item '$bad_id' failed: $bad.json: item 3: ${reason[$bad]}\$" "$T/err"
-  assert_grep "done 9, skipped 0, failed 1 of 10" "$T/err"
+  assert_grep "done 5, skipped 0, failed 1 of 6" "$T/err"
   [ "$(cat bad_$bad/failed.txt)" = "$bad_id	$bad.json: item 3: $(echo "${reason[$bad]}" | tr -d '\\')" ] \
     || fail "$bad: failed.txt is '$(cat bad_$bad/failed.txt)'"
   [ ! -e bad_$bad/manifest.jsonl ] || fail "$bad: manifest written although an item failed"
   [ ! -e bad_$bad/pseudo/$bad_id.png ] || fail "$bad: a mask written for the failed image"
-  [ "$(ls bad_$bad/pseudo | wc -l)" = 9 ] || fail "$bad: the other images' masks are missing"
+  [ "$(ls bad_$bad/pseudo | wc -l)" = 5 ] || fail "$bad: the other images' masks are missing"
   [ -z "$(find bad_$bad -name '*.tmp*')" ] || fail "$bad: temporary files left"
 done
 # Within --max-failed: the manifest lists the other nine images.
 expect_exit 0 wsss-sam --max-failed 1 --model fx/field.pt --detections zero_area.json data/manifest.jsonl mf
-[ "$(wc -l < mf/manifest.jsonl)" = 9 ] && ! grep -q "\"$bad_id\"" mf/manifest.jsonl || fail "--max-failed manifest"
+[ "$(wc -l < mf/manifest.jsonl)" = 5 ] && ! grep -q "\"$bad_id\"" mf/manifest.jsonl || fail "--max-failed manifest"
 assert_grep "^$bad_id	zero_area.json: item 3: " mf/failed.txt
 # Unknown images: counted, one warning, the run goes on; or an error.
 expect_exit 0 wsss-sam --model fx/field.pt --detections unknown_image.json data/manifest.jsonl unk

@@ -10,6 +10,9 @@
 # byte-identical outputs.
 #
 #   test_recipe.sh custom|voc12|coco14
+#   test_recipe.sh weights   the stand-in "ImageNet" weights, once for all three
+#                            (ctest "recipe: weights", a fixture; a recipe run
+#                            without it makes its own)
 source "$WSSS_SOURCE/tests/cli/lib.sh"
 recipe=${1:?recipe}
 if ! /usr/bin/python3 -c "import numpy, PIL" 2>/dev/null; then
@@ -21,14 +24,32 @@ R=$WSSS_SOURCE/recipes
 # --- data and weights ---------------------------------------------------------
 wsss-data synth -q --count 16 --size 64x64 --seed 1 --prefix train s_train
 wsss-data synth -q --count 6 --size 64x64 --seed 2 --prefix val s_val
-mkdir -p weights
 # Stand-ins for torchvision's ImageNet ResNets: tiny CAM classifiers (an --init
-# accepts either), trained one epoch on the synthetic images.
-for arch in resnet50 resnet101; do
-  wsss-classify train -q -j 2 --arch $arch --width 8 --frozen-stages 0 --train-bn --epochs 1 --crop 64 \
-    --resize-long 48:80 --batch 8 s_train/manifest.jsonl w_$arch
-  cp w_$arch/model.safetensors weights/$arch.safetensors
-done
+# accepts either), trained one epoch on the synthetic images. The same for every
+# recipe: made once by the fixture into $SHARED_WEIGHTS, copied from there.
+SHARED_WEIGHTS=${WSSS_TEST_TMP:-/tmp}/recipe-weights
+make_weights() {  # DIR
+  local arch
+  mkdir -p "$1"
+  for arch in resnet50 resnet101; do
+    wsss-classify train -q -j 2 --arch $arch --width 8 --frozen-stages 0 --train-bn --epochs 1 --crop 64 \
+      --resize-long 48:80 --batch 8 s_train/manifest.jsonl w_$arch
+    cp w_$arch/model.safetensors "$1/$arch.safetensors"
+  done
+}
+if [ "$recipe" = weights ]; then
+  rm -rf "$SHARED_WEIGHTS"
+  make_weights "$SHARED_WEIGHTS.tmp$$"
+  mv "$SHARED_WEIGHTS.tmp$$" "$SHARED_WEIGHTS"
+  echo ok
+  exit 0
+fi
+if [ -s "$SHARED_WEIGHTS/resnet50.safetensors" ] && [ -s "$SHARED_WEIGHTS/resnet101.safetensors" ]; then
+  mkdir -p weights
+  cp "$SHARED_WEIGHTS"/resnet50.safetensors "$SHARED_WEIGHTS"/resnet101.safetensors weights/
+else
+  make_weights weights
+fi
 
 # Small sizes: every other setting is the recipe's.
 export WEIGHTS=$T/weights
