@@ -14,8 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(o.line >= 1, "object name without a line number");
   });
   const fs::path file = wsss_fuzz::input_file("fuzz.xml", data, size);
+  static const Vocabulary voc12 = builtin_vocabulary("voc12");
   wsss_fuzz::expect_clean("fuzz.xml", [&] {
-    std::vector<int> labels = voc::labels_from_xml(file);
+    std::vector<int> labels = voc::labels_from_xml(file, voc12);
     for (std::size_t i = 0; i < labels.size(); ++i)
       require(labels[i] >= 1 && labels[i] <= 20 && (i == 0 || labels[i - 1] < labels[i]), "bad VOC labels");
   });
