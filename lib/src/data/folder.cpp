@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "wsss/core/error.hpp"
+#include "wsss/core/parse.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/data/import.hpp"
 #include "wsss/io/atomic_file.hpp"
@@ -33,6 +34,8 @@ bool all_digits(const std::string& s) {
 }  // namespace
 
 std::vector<std::string> split_csv_line(const std::string& line, const fs::path& file, long line_no) {
+  if (!is_valid_utf8(line))
+    throw InputError(file, line_no, "not valid UTF-8 (file names and labels are written into JSON manifests)");
   std::vector<std::string> fields(1);
   bool quoted = false;
   for (std::size_t i = 0; i < line.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "wsss/core/error.hpp"
+#include "wsss/core/parse.hpp"
 #include "wsss/core/log.hpp"
 #include "wsss/data/import.hpp"
 #include "wsss/io/vocab.hpp"
@@ -173,6 +174,8 @@ std::vector<std::string> read_split_list(const fs::path& list_file) {
     if (!(fields >> first)) continue;
     std::string id = first.find('/') != std::string::npos ? fs::path(first).stem().string() : first;
     if (id.empty()) throw InputError(list_file, line_no, "no image id in '" + trim(line) + "'");
+    if (!is_valid_utf8(id))
+      throw InputError(list_file, line_no, "image id is not valid UTF-8 (ids are written into JSON manifests)");
     auto [it, inserted] = seen.emplace(id, line_no);
     if (!inserted)
       throw InputError(list_file, line_no, "duplicate id " + quote_id(id) + " (first on line " + std::to_string(it->second) + ")");

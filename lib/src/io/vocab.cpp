@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wsss/core/error.hpp"
+#include "wsss/core/parse.hpp"
 #include "wsss/io/atomic_file.hpp"
 
 namespace wsss {
@@ -80,6 +81,8 @@ Vocabulary vocabulary_from_lines(const std::string& text, const fs::path& file) 
       continue;
     }
     if (blank_line) throw InputError(file, blank_line, "blank line inside the class list (one name per line)");
+    if (!is_valid_utf8(name))
+      throw InputError(file, line, "class name is not valid UTF-8 (names are written into JSON manifests and results)");
     v.classes.push_back(name);
   }
   return v;

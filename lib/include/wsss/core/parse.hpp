@@ -16,4 +16,9 @@ std::vector<std::string> parse_names(const std::string& text, const std::string&
 // "LO:HI" with finite LO <= HI (and LO > 0 when `positive`); returns {LO, HI}.
 std::pair<double, double> parse_interval(const std::string& text, const std::string& option, bool positive = false);
 
+// Whether `text` is well-formed UTF-8 (no stray continuation bytes, truncated
+// or overlong sequences, surrogates, or code points above U+10FFFF): what a
+// name must be before it is written into JSON, which refuses anything else.
+bool is_valid_utf8(const std::string& text);
+
 }  // namespace wsss
