@@ -334,7 +334,7 @@ MiouResult miou_from_json(const nlohmann::ordered_json& j, const fs::path& file)
   MiouResult r;
   try {
     if (j.value("format", "") != "wsss-miou") throw InputError(file, "not a wsss-miou result (format != wsss-miou)");
-    if (j.value("version", 0) != 1) throw InputError(file, "unsupported wsss-miou result version");
+    if (!j.contains("version") || j["version"] != 1) throw InputError(file, "unsupported wsss-miou result version");
     r.classes = j.at("classes").get<std::vector<std::string>>();
     r.ignore = j.at("ignore").get<int>();
     r.settings = j.at("settings");

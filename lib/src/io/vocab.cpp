@@ -103,7 +103,8 @@ Vocabulary Vocabulary::load(const fs::path& file) {
   Vocabulary v;
   try {
     if (j.value("format", "") != "wsss-classes") throw InputError(file, "not a wsss class vocabulary (format != wsss-classes)");
-    if (j.value("version", 0) != 1) throw InputError(file, "unsupported vocabulary version");
+    // Compared as JSON: reading a huge number as an int first is undefined (fuzz_classes).
+    if (!j.contains("version") || j["version"] != 1) throw InputError(file, "unsupported vocabulary version");
     v.name = j.value("name", "");
     if (!j.contains("classes") || !j["classes"].is_array()) throw InputError(file, "needs a \"classes\" list of names");
     for (std::size_t i = 0; i < j["classes"].size(); ++i) {

@@ -217,6 +217,10 @@ TagLabels run_tags_stage(const fs::path& tags_file, const Manifest& manifest, co
   // From here on OUT_DIR is written: a second run on it is refused.
   OutputLock lock(out, "", options.provenance.program.empty() ? "wsss-tags" : options.provenance.program);
   for (const fs::path& f : {manifest_out, prompts_out}) check_can_write(f, options.overwrite);
+  // A killed run leaves the temporaries of the files it was writing.
+  if (std::size_t n = remove_stale_temporaries(
+          {manifest_out, prompts_out, unmatched_out, no_class_out, out / "meta.json", out / kVocabularyFile}))
+    log::info("removed ", n, " temporary file(s) left by an interrupted run");
   // With --overwrite a previous run's manifest goes first, so that an
   // interruption never leaves an old "done" marker beside new files.
   std::error_code ec;
